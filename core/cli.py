@@ -5,7 +5,7 @@ vllm, textual) load only for the commands that need them."""
 from __future__ import annotations
 
 import importlib
-import sys
+import importlib.util
 
 import click
 
@@ -75,4 +75,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    main()

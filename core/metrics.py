@@ -156,7 +156,9 @@ def paired_bootstrap(
     return BootstrapResult(list(ks), diff.mean(axis=0), low, high, level, resamples)
 
 
-def crossover_k(ks: Sequence[int], curve_a: Sequence[float], curve_b: Sequence[float]) -> int | None:
+def crossover_k(
+    ks: Sequence[int], curve_a: Sequence[float], curve_b: Sequence[float]
+) -> int | None:
     """The first k at which the sign of ``curve_b - curve_a`` differs from its sign at the first k.
 
     In the paper's setting (A = base, B = RL), B leads at k = 1 and this is the k where the base
@@ -183,7 +185,7 @@ def crossover_k(ks: Sequence[int], curve_a: Sequence[float], curve_b: Sequence[f
 HISTOGRAM_LABELS = ["0"] + [f"({i/10:.1f},{(i+1)/10:.1f}]" for i in range(9)] + ["(0.9,1)", "1"]
 
 
-def accuracy_histogram(n: Sequence[int], c: Sequence[int]) -> list[int]:
+def accuracy_histogram(n: Sequence[int] | NDArray, c: Sequence[int] | NDArray) -> list[int]:
     """Problems per accuracy bin (c/n): exactly 0, (0,.1], ..., (.8,.9], (.9,1), exactly 1."""
     n_arr = np.asarray(n, dtype=np.int64)
     c_arr = np.asarray(c, dtype=np.int64)

@@ -40,7 +40,8 @@ def open_db(path: str | Path, read_only: bool = False) -> sqlite_utils.Database:
             raise StoreError(f"{path}: not a SQLite database ({exc})") from exc
         if MIGRATIONS.pending(db):
             raise StoreError(
-                f"{path}: database schema is older than this reachscope or not a reachscope database; "
+                f"{path}: database schema is older than this reachscope or not a reachscope "
+                "database; "
                 "open it once for writing (e.g. `reachscope runs`) to migrate"
             )
         return db

@@ -1,0 +1,42 @@
+"""Shared pieces of the CLI commands."""
+
+from __future__ import annotations
+
+import functools
+import sqlite3
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any, TypeVar
+
+import click
+import sqlite_utils
+from reachscope.store import StoreError, open_db
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def user_errors(func: F) -> F:
+    """Turn expected failures (bad input, unknown run, locked DB) into one-line CLI errors."""
+
+    @functools.wraps(func)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        from reachscope.core.importers import ImportFormatError
+
+        try:
+            return func(*args, **kwargs)
+        except (StoreError, ImportFormatError) as exc:
+            raise click.ClickException(str(exc)) from exc
+        except sqlite3.DatabaseError as exc:
+            raise click.ClickException(f"database error: {exc}") from exc
+
+    return wrapper  # type: ignore[return-value]
+
+
+def open_existing(path: Path, read_only: bool = True) -> sqlite_utils.Database:
+    """Open a database that must already exist."""
+    if not path.exists():
+        raise StoreError(f"{path}: no such database")
+    return open_db(path, read_only=read_only)
+
+
+db_argument = click.argument("db", type=click.Path(dir_okay=False, path_type=Path))

@@ -1,0 +1,107 @@
+"""`reachscope import`: bring existing results into a database."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+from reachscope.store import open_db
+from rich.console import Console
+
+from ..importers import ImportResult, JsonlFields, import_counts, import_samples
+from ._common import user_errors
+
+files_argument = click.argument(
+    "files", nargs=-1, required=True, type=click.Path(dir_okay=False, path_type=Path)
+)
+db_option = click.option("--db", "db_path", required=True,
+                          type=click.Path(dir_okay=False, path_type=Path),
+                          help="SQLite database (created if missing).")
+dataset_option = click.option("--dataset", required=True,
+                              help="Dataset name the problems belong to (e.g. math500).")
+
+
+@click.group("import")
+def import_group() -> None:
+    """Import samples or counts from files into a database."""
+
+
+def _report(results: list[ImportResult]) -> None:
+    console = Console(stderr=True)
+    for r in results:
+        for m in r.messages:
+            console.print(f"[yellow]{m}[/]")
+        if r.files_imported:
+            console.print(
+                f"[green]{r.run_label}[/]: {r.files_imported} file(s), {r.problems} problems, "
+                f"{r.samples_added} samples added, {r.correct} correct"
+            )
+
+
+@import_group.command("qwen-jsonl")
+@files_argument
+@db_option
+@dataset_option
+@click.option("--label", required=True, help='Short run label, e.g. "base" or "rl".')
+@click.option("--model", help="Model name or path, for the record.")
+@user_errors
+def import_qwen(files: tuple[Path, ...], db_path: Path, dataset: str, label: str,
+                model: str | None) -> None:
+    """Import the paper's output format (Qwen2.5-Math / limit-of-RLVR evaluation toolkit).
+
+    One JSON line per problem with parallel lists `code`, `pred`, `score` (optional
+    `finish_reason`). Several FILES (e.g. one per seed) pool into one run; `score` is kept as
+    grades of the grader "upstream".
+    """
+    db = open_db(db_path)
+    _report([import_samples(db, list(files), dataset, label, "qwen-jsonl", model=model)])
+
+
+@import_group.command("jsonl")
+@files_argument
+@db_option
+@dataset_option
+@click.option("--label", required=True, help="Short run label.")
+@click.option("--model", help="Model name or path, for the record.")
+@click.option("--problem-field", default="problem", show_default=True)
+@click.option("--completion-field", default="completion", show_default=True)
+@click.option("--index-field", default="problem_index", show_default=True,
+              help="Problem index field (used when there is no problem text).")
+@click.option("--answer-field", default="answer", show_default=True,
+              help="Reference answer field.")
+@click.option("--sample-index-field", default=None, help="Sample index field (default: order).")
+@click.option("--correct-field", default=None,
+              help="Boolean field with an upstream verdict, stored as grader 'upstream'.")
+@click.option("--pred-field", default=None, help="Field with the upstream extracted answer.")
+@click.option("--finish-reason-field", default=None)
+@click.option("--tokens-field", default=None, help="Field with the completion's token count.")
+@user_errors
+def import_jsonl(files: tuple[Path, ...], db_path: Path, dataset: str, label: str,
+                 model: str | None, problem_field: str, completion_field: str, index_field: str,
+                 answer_field: str, sample_index_field: str | None, correct_field: str | None,
+                 pred_field: str | None, finish_reason_field: str | None,
+                 tokens_field: str | None) -> None:
+    """Import generic JSONL, one sample per line, with the field names given by options."""
+    fields = JsonlFields(problem=problem_field, completion=completion_field, index=index_field,
+                         answer=answer_field, sample_index=sample_index_field,
+                         correct=correct_field, pred=pred_field,
+                         finish_reason=finish_reason_field, n_tokens=tokens_field)
+    db = open_db(db_path)
+    _report([import_samples(db, list(files), dataset, label, "jsonl", model=model,
+                            fields=fields)])
+
+
+@import_group.command("counts")
+@files_argument
+@db_option
+@dataset_option
+@user_errors
+def import_counts_command(files: tuple[Path, ...], db_path: Path, dataset: str) -> None:
+    """Import per-problem counts: CSV with header `problem_index,model,n,correct`.
+
+    Each distinct `model` becomes one aggregate-only run (labelled by the model) whose pass@k
+    and coverage are reportable without sample texts.
+    """
+    db = open_db(db_path)
+    for path in files:
+        _report(import_counts(db, path, dataset))

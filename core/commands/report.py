@@ -1,0 +1,257 @@
+"""`reachscope report`: pass@k per run, coverage, crossover and bootstrap for a pair."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import math
+import sys
+from collections import Counter
+from pathlib import Path
+from typing import Any
+
+import click
+from reachscope.store import Run, StoreError, reads
+from rich.console import Console
+from rich.table import Table
+
+from ..analysis import Comparison, compare
+from ..metrics import HISTOGRAM_LABELS, log2_ks
+from ._common import db_argument, open_existing, user_errors
+
+
+def parse_ks(value: str | None) -> list[int] | None:
+    """Parse ``1,2,4`` or ``1-16`` or ``pow2:1024`` into a k list."""
+    if not value:
+        return None
+    ks: set[int] = set()
+    for part in value.split(","):
+        part = part.strip()
+        try:
+            if part.startswith("pow2:"):
+                ks.update(log2_ks(int(part[5:])))
+            elif "-" in part:
+                lo, hi = (int(x) for x in part.split("-", 1))
+                ks.update(range(lo, hi + 1))
+            elif part:
+                ks.add(int(part))
+        except ValueError:
+            raise click.BadParameter(
+                f"not a k list: {value!r} (use e.g. 1,2,4 or 1-64 or pow2:256)",
+                                     param_hint="--k") from None
+    if not ks or min(ks) < 1:
+        raise click.BadParameter("k values must be >= 1", param_hint="--k")
+    return sorted(ks)
+
+
+def choose_runs(db: Any, refs: tuple[str, ...], dataset: str | None) -> tuple[list[Run], str]:
+    """The runs to report and a note on how they were chosen ('' when given explicitly)."""
+    if refs:
+        return [reads.get_run(db, r) for r in refs], ""
+    runs = reads.list_runs(db, dataset)
+    if not runs:
+        raise StoreError(f"no runs{f' on dataset {dataset!r}' if dataset else ''} in database")
+    by_dataset = Counter(r.dataset for r in runs)
+    if len(by_dataset) == 1:
+        return runs, ""
+    chosen = by_dataset.most_common(1)[0][0]
+    others = ", ".join(d for d in by_dataset if d != chosen)
+    return ([r for r in runs if r.dataset == chosen],
+            f"reporting dataset {chosen!r}; also in this database: {others} (use --dataset)")
+
+
+def _num(x: float) -> float | None:
+    return None if x is None or (isinstance(x, float) and math.isnan(x)) else round(float(x), 6)
+
+
+def to_json(cmp: Comparison) -> dict[str, Any]:
+    """The report as one JSON-able object."""
+    out: dict[str, Any] = {
+        "dataset": cmp.runs[0].run.dataset,
+        "runs": [
+            {"label": key, "model": rc.run.model, "dataset": rc.run.dataset,
+             "grader": rc.grader, "problems": len(rc.problem_ids), "n_min": rc.n_min,
+             "n_max": rc.n_max, "mean_accuracy": _num(rc.mean_accuracy()),
+             "status": rc.run.status, "aggregate_only": rc.run.aggregate_only}
+            for key, rc in zip(cmp.keys, cmp.runs)
+        ],
+        "ks": cmp.ks,
+        "pass_at_k": {
+            key: {str(k): _num(v) for k, v in zip(cmp.ks, curve)}
+            for key, curve in cmp.curves.items()
+        },
+        "coverage": None,
+        "coverage_at_k": None,
+        "crossover_k": cmp.crossover_k,
+        "bootstrap": None,
+        "accuracy_histogram": {
+            key: dict(zip(HISTOGRAM_LABELS, h)) for key, h in cmp.histograms.items()
+        },
+        "notes": cmp.notes,
+    }
+    if len(cmp.keys) >= 2:
+        a, b = cmp.keys[0], cmp.keys[1]
+        for name, cov in (("coverage", cmp.coverage), ("coverage_at_k", cmp.coverage_at_k)):
+            if cov is not None:
+                out[name] = {"k": cov.k, "both": len(cov.both),
+                             "only": {a: len(cov.only_a), b: len(cov.only_b)},
+                             "neither": len(cov.neither)}
+        if cmp.bootstrap is not None:
+            bs = cmp.bootstrap
+            out["bootstrap"] = {
+                "difference": f"{b} - {a}", "level": bs.level, "resamples": bs.resamples,
+                "diff": {str(k): _num(v) for k, v in zip(bs.ks, bs.diff)},
+                "low": {str(k): _num(v) for k, v in zip(bs.ks, bs.low)},
+                "high": {str(k): _num(v) for k, v in zip(bs.ks, bs.high)},
+            }
+    return out
+
+
+def _table_rows(cmp: Comparison, ks: list[int]) -> tuple[list[str], list[list[str]]]:
+    """Header and rows of the pass@k table for the k in ``ks``."""
+    pair = cmp.bootstrap is not None
+    header = ["k", *cmp.keys]
+    if pair:
+        header += [f"{cmp.keys[1]}-{cmp.keys[0]}", f"{cmp.bootstrap.level:.0%} CI"]  # type: ignore[union-attr]
+    pos = {k: i for i, k in enumerate(cmp.ks)}
+    rows = []
+    for k in ks:
+        i = pos[k]
+        row = [str(k)] + [_fmt(cmp.curves[key][i]) for key in cmp.keys]
+        if pair:
+            bs = cmp.bootstrap
+            assert bs is not None
+            row += [_fmt(bs.diff[i], signed=True),
+                    "-" if math.isnan(bs.low[i]) else
+                    f"[{bs.low[i]:+.3f}, {bs.high[i]:+.3f}]"]
+        rows.append(row)
+    return header, rows
+
+
+def _fmt(x: float, signed: bool = False) -> str:
+    if math.isnan(x):
+        return "-"
+    return f"{x:+.3f}" if signed else f"{x:.3f}"
+
+
+def display_ks(cmp: Comparison, given: list[int] | None) -> list[int]:
+    """k rows for tables: the given grid, else powers of two up to the largest n."""
+    if given:
+        return cmp.ks
+    n_max = max(rc.n_max for rc in cmp.runs)
+    return [k for k in log2_ks(n_max) if k in set(cmp.ks)]
+
+
+def print_table(cmp: Comparison, ks: list[int], console: Console) -> None:
+    runs = Table(title=f"runs on {cmp.runs[0].run.dataset}", title_justify="left")
+    for col in ("label", "model", "grader", "problems", "n", "pass@1"):
+        runs.add_column(col, overflow="fold",
+                        justify="right" if col in ("problems", "n", "pass@1") else "left")
+    for key, rc in zip(cmp.keys, cmp.runs):
+        model = rc.run.model or "-"
+        model = model if len(model) <= 24 else "…" + model[-23:]
+        n = str(rc.n_max) if rc.n_min == rc.n_max else f"{rc.n_min}-{rc.n_max}"
+        runs.add_row(key, model, rc.grader, str(len(rc.problem_ids)), n,
+                     _fmt(rc.mean_accuracy()))
+    console.print(runs)
+    header, rows = _table_rows(cmp, ks)
+    table = Table(title="pass@k (unbiased estimator)", title_justify="left")
+    for h in header:
+        table.add_column(h, justify="right")
+    for row in rows:
+        table.add_row(*row)
+    console.print(table)
+    if cmp.coverage is not None:
+        a, b = cmp.keys[0], cmp.keys[1]
+        cov = Table(title=f"coverage over {len(cmp.shared_problems)} problems "
+                          "(solved = at least one correct sample)", title_justify="left")
+        cov.add_column("solved by")
+        cov.add_column("all samples", justify="right")
+        if cmp.coverage_at_k is not None:
+            cov.add_column(f"first {cmp.coverage_at_k.k}", justify="right")
+        names = {"both": "both", "only_a": f"only {a}", "only_b": f"only {b}",
+                 "neither": "neither"}
+        full = cmp.coverage.as_counts()
+        at_k = cmp.coverage_at_k.as_counts() if cmp.coverage_at_k else None
+        for key, name in names.items():
+            cells = [name, str(full[key])]
+            if at_k is not None:
+                cells.append(str(at_k[key]))
+            cov.add_row(*cells)
+        console.print(cov)
+        cross = (f"crossover k: {cmp.crossover_k} (first k where the sign of "
+                 f"pass@k({b}) - pass@k({a}) flips)" if cmp.crossover_k is not None
+                 else "crossover k: none (the curves do not cross on this k grid)")
+        console.print(cross)
+    for note in cmp.notes:
+        console.print(f"[yellow]note:[/] {note}")
+
+
+def print_csv(cmp: Comparison) -> None:
+    header, rows = _table_rows(cmp, cmp.ks)
+    buf = io.StringIO()
+    w = csv.writer(buf, lineterminator="\n")
+    header = [h.replace("% CI", "_ci") for h in header]
+    w.writerow(header)
+    for row in rows:
+        w.writerow(["" if c == "-" else c for c in row])
+    sys.stdout.write(buf.getvalue())
+
+
+def print_markdown(cmp: Comparison, ks: list[int]) -> None:
+    header, rows = _table_rows(cmp, ks)
+    lines = ["| " + " | ".join(header) + " |", "|" + "---:|" * len(header)]
+    lines += ["| " + " | ".join(r) + " |" for r in rows]
+    if cmp.coverage is not None:
+        a, b = cmp.keys[0], cmp.keys[1]
+        c = cmp.coverage.as_counts()
+        lines += ["", "| solved by | problems |", "|---|---:|", f"| both | {c['both']} |",
+                  f"| only {a} | {c['only_a']} |", f"| only {b} | {c['only_b']} |",
+                  f"| neither | {c['neither']} |", "",
+                  f"crossover k: {cmp.crossover_k if cmp.crossover_k is not None else 'none'}"]
+    lines += [f"note: {n}" for n in cmp.notes]
+    click.echo("\n".join(lines))
+
+
+@click.command("report")
+@db_argument
+@click.option("--runs", "run_refs", multiple=True, metavar="RUN",
+              help="Runs to report (label or dataset/label); repeat or list several. "
+                   "Pair statistics compare the first two. Default: all runs of a dataset.")
+@click.argument("more_runs", nargs=-1, metavar="[RUN]...")
+@click.option("--dataset", help="Report the runs of this dataset.")
+@click.option("--k", "k_spec", help="k grid: 1,2,4 or 1-64 or pow2:1024. Default: every k up "
+              "to n (tables show powers of two).")
+@click.option("--format", "fmt", type=click.Choice(["table", "json", "csv", "markdown"]),
+              default="table", show_default=True)
+@click.option("--grader", help="Grader whose verdicts count (default: each run's primary).")
+@click.option("--coverage-k", type=click.IntRange(min=1),
+              help="Also compute coverage from each problem's first K samples.")
+@click.option("--bootstrap", "resamples", type=click.IntRange(min=0), default=1000,
+              show_default=True, help="Bootstrap resamples for the pass@k difference (0: off).")
+@click.option("--seed", type=int, default=0, show_default=True, help="Bootstrap seed.")
+@user_errors
+def report_command(db: Path, run_refs: tuple[str, ...], more_runs: tuple[str, ...],
+                   dataset: str | None, k_spec: str | None, fmt: str, grader: str | None,
+                   coverage_k: int | None, resamples: int, seed: int) -> None:
+    """pass@k table per run, coverage table, crossover k and bootstrap interval for a pair.
+
+    Example: reachscope report runs.db --runs base --runs rl --k pow2:1024
+    """
+    conn = open_existing(db)
+    refs = tuple(r for spec in (*run_refs, *more_runs) for r in spec.split(",") if r)
+    runs, note = choose_runs(conn, refs, dataset)
+    ks = parse_ks(k_spec)
+    cmp = compare(conn, runs, ks=ks, grader=grader, coverage_k=coverage_k, bootstrap=resamples,
+                  seed=seed)
+    if note:
+        Console(stderr=True).print(f"[yellow]{note}[/]")
+    if fmt == "json":
+        click.echo(json.dumps(to_json(cmp), indent=2))
+    elif fmt == "csv":
+        print_csv(cmp)
+    elif fmt == "markdown":
+        print_markdown(cmp, display_ks(cmp, ks))
+    else:
+        print_table(cmp, display_ks(cmp, ks), Console())
