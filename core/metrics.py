@@ -54,12 +54,9 @@ def pass_at_k_matrix(n: Sequence[int] | NDArray, c: Sequence[int] | NDArray,
         factors = np.clip((wrong - i) / (nf - i), 0.0, 1.0)
     # C(n-c, k)/C(n, k) for k = 1..kmax; once a factor is 0 the product stays 0.
     ratio = np.cumprod(factors, axis=1)
-    for j, k in enumerate(k_arr):
-        if k <= kmax:
-            col = 1.0 - ratio[:, k - 1]
-        else:
-            col = np.full(n_arr.size, np.nan)
-        out[:, j] = np.where(k <= n_arr, col, np.nan)
+    in_range = k_arr <= kmax
+    out[:, in_range] = 1.0 - ratio[:, k_arr[in_range] - 1]
+    out[k_arr[None, :] > n_arr[:, None]] = np.nan
     return out
 
 

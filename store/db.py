@@ -3,11 +3,33 @@
 from __future__ import annotations
 
 import sqlite3
+import sys
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
-import sqlite_utils
 
-from .schema import MIGRATIONS
+def _import_sqlite_utils_without_pandas() -> Any:
+    # sqlite-utils imports pandas (~300 ms) only to map pd.Timestamp column types, which
+    # reachscope never inserts. Hiding pandas during that import keeps every CLI command and the
+    # app's cold start fast; pandas stays importable afterwards for code that needs it.
+    if "pandas" in sys.modules or "sqlite_utils" in sys.modules:
+        import sqlite_utils
+
+        return sqlite_utils
+    sys.modules["pandas"] = None  # type: ignore[assignment]
+    try:
+        import sqlite_utils
+    finally:
+        del sys.modules["pandas"]
+    return sqlite_utils
+
+
+if TYPE_CHECKING:
+    import sqlite_utils
+else:
+    sqlite_utils = _import_sqlite_utils_without_pandas()
+
+from .schema import MIGRATIONS  # noqa: E402  (after the sqlite-utils import above)
 
 
 class StoreError(Exception):
