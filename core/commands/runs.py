@@ -31,14 +31,13 @@ def runs_command(db: Path, as_json: bool) -> None:
         ], indent=2))
         return
     table = Table(title=f"runs in {db.name}", title_justify="left")
-    for col, kw in (("label", {}), ("dataset", {}), ("model", {"overflow": "fold"}),
+    for col, kw in (("label", {}), ("dataset", {}), ("model", {"overflow": "ellipsis",
+                                                                "no_wrap": True, "max_width": 28}),
                     ("problems", {"justify": "right"}), ("samples", {"justify": "right"}),
                     ("n", {"justify": "right"}), ("status", {})):
         table.add_column(col, **kw)  # type: ignore[arg-type]
     for s in summaries:
         model = s.run.model or "-"
-        if len(model) > 28:
-            model = "…" + model[-27:]
         table.add_row(s.run.label, s.run.dataset, model, str(s.problems),
                       "aggregate" if s.run.aggregate_only else str(s.samples),
                       str(s.run.n_target or "-"), s.run.status)
