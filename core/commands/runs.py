@@ -30,17 +30,25 @@ def runs_command(db: Path, as_json: bool) -> None:
             for s in summaries
         ], indent=2))
         return
-    table = Table(title=f"runs in {db.name}", title_justify="left")
-    for col, kw in (("label", {}), ("dataset", {}), ("model", {"overflow": "ellipsis",
-                                                                "no_wrap": True, "max_width": 28}),
-                    ("problems", {"justify": "right"}), ("samples", {"justify": "right"}),
-                    ("n", {"justify": "right"}), ("status", {})):
-        table.add_column(col, **kw)  # type: ignore[arg-type]
-    for s in summaries:
-        model = s.run.model or "-"
-        table.add_row(s.run.label, s.run.dataset, model, str(s.problems),
-                      "aggregate" if s.run.aggregate_only else str(s.samples),
-                      str(s.run.n_target or "-"), s.run.status)
+    header = ("label", "dataset", "model", "problems", "samples", "n", "status")
+    rows = [
+        [s.run.label, s.run.dataset, s.run.model or "-", str(s.problems),
+         "aggregate" if s.run.aggregate_only else str(s.samples), str(s.run.n_target or "-"),
+         s.run.status]
+        for s in summaries
+    ]
+    # Fit 80 columns: the model name (often a long path) takes what the other columns leave.
+    widths = [max(len(h), *(len(r[i]) for r in rows)) if rows else len(h)
+              for i, h in enumerate(header)]
+    room = 78 - 2 * (len(header) - 1) - sum(w for i, w in enumerate(widths) if i != 2)
+    widths[2] = max(8, min(widths[2], room))
+    table = Table(title=f"runs in {db.name}", title_justify="left", box=None,
+                  pad_edge=False, header_style="bold")
+    for i, h in enumerate(header):
+        table.add_column(h, no_wrap=True, justify="right" if i in (3, 4, 5) else "left",
+                         max_width=widths[i] if i == 2 else None, overflow="ellipsis")
+    for r in rows:
+        table.add_row(*r)
     console = Console()
     if not summaries:
         console.print(f"{db}: no runs yet")
