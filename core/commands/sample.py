@@ -1,0 +1,261 @@
+"""`reachscope sample`: sample models on a dataset into a database, graded as it goes."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Any
+
+import click
+import tomllib
+from rich.console import Console
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    ProgressColumn,
+    Task,
+    TaskID,
+    TextColumn,
+    TimeRemainingColumn,
+)
+from rich.table import Table
+from rich.text import Text
+
+from ._common import user_errors
+
+#: option name -> (SampleConfig field or backend option, backends it applies to)
+BACKEND_OPTIONS: dict[str, tuple[str, tuple[str, ...]]] = {
+    "tp": ("tensor_parallel_size", ("vllm",)),
+    "dp": ("data_parallel_size", ("vllm",)),
+    "dtype": ("dtype", ("vllm", "hf")),
+    "max_model_len": ("max_model_len", ("vllm",)),
+    "base_url": ("base_urls", ("openai",)),
+    "api_key": ("api_key", ("openai",)),
+    "concurrency": ("concurrency", ("openai",)),
+    "max_retries": ("max_retries", ("openai",)),
+    "request_timeout": ("timeout_s", ("openai",)),
+    "device": ("device", ("hf",)),
+    "hf_batch_size": ("batch_size", ("hf",)),
+}
+DATASET_OPTIONS = ("problem_field", "answer_field", "id_field")
+
+
+class _Rate(ProgressColumn):
+    """Samples/s and tokens/s of a task since it started."""
+
+    def render(self, task: Task) -> Text:
+        elapsed = task.elapsed or 0.0
+        if elapsed <= 0:
+            return Text("-- samples/s  -- tok/s", style="progress.data.speed")
+        done = task.completed - task.fields.get("done0", 0)
+        tokens = task.fields.get("tokens", 0)
+        return Text(f"{done / elapsed:6.1f} samples/s {tokens / elapsed:8.1f} tok/s",
+                    style="progress.data.speed")
+
+
+class RichReporter:
+    """Progress bars per model on the terminal (stderr), errors printed above them."""
+
+    def __init__(self, console: Console) -> None:
+        self.console = console
+        self.progress = Progress(
+            TextColumn("[bold]{task.description}"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            _Rate(),
+            TimeRemainingColumn(),
+            console=console,
+            transient=False,
+        )
+        self.tasks: dict[str, TaskID] = {}
+
+    def __enter__(self) -> RichReporter:
+        self.progress.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.progress.stop()
+
+    def start(self, label: str, total: int, done: int) -> None:
+        self.tasks[label] = self.progress.add_task(
+            label, total=total, completed=done, tokens=0, done0=done
+        )
+
+    def advance(self, label: str, samples: int, tokens: int) -> None:
+        task = self.tasks[label]
+        current = self.progress.tasks[self._index(task)].fields.get("tokens", 0)
+        self.progress.update(task, advance=samples, tokens=current + tokens)
+
+    def _index(self, task: TaskID) -> int:
+        return next(i for i, t in enumerate(self.progress.tasks) if t.id == task)
+
+    def error(self, label: str, message: str) -> None:
+        self.progress.console.print(f"[red]{label}[/]: {message}", markup=True, highlight=False)
+
+    def stop(self, label: str) -> None:
+        self.progress.stop_task(self.tasks[label])
+
+
+def _load_run_file(path: Path) -> dict[str, Any]:
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except (OSError, tomllib.TOMLDecodeError) as exc:
+        raise click.ClickException(f"{path}: {exc}") from exc
+    out = {k.replace("-", "_"): v for k, v in data.items()}
+    models = out.get("model")
+    if isinstance(models, dict):  # [model] table: label = "path"
+        out["model"] = [f"{k}={v}" for k, v in models.items()]
+    elif isinstance(models, str):
+        out["model"] = [models]
+    if isinstance(out.get("base_url"), str):
+        out["base_url"] = [out["base_url"]]
+    return out
+
+
+def build_config(values: dict[str, Any]) -> Any:
+    """Turn merged option values into a :class:`~reachscope.core.sampling.SampleConfig`."""
+    from reachscope.core.sampling import SampleConfig, parse_model
+
+    if not values.get("db"):
+        raise click.UsageError("missing --db (or `db` in the run file)")
+    if not values.get("dataset"):
+        raise click.UsageError("missing --dataset (or `dataset` in the run file)")
+    if not values.get("model"):
+        raise click.UsageError("missing --model label=path (or `model` in the run file)")
+    backend = values["backend"]
+    options: dict[str, Any] = {}
+    for name, (key, backends) in BACKEND_OPTIONS.items():
+        value = values.get(name)
+        if value in (None, (), []):
+            continue
+        if backend not in backends:
+            raise click.UsageError(f"--{name.replace('_', '-')} applies to {'/'.join(backends)}")
+        options[key] = list(value) if isinstance(value, (list, tuple)) else value
+    if backend == "vllm":
+        options.setdefault("seed", values["seed"])
+    if backend == "openai" and "base_urls" not in options:
+        raise click.UsageError("the openai backend needs --base-url")
+    return SampleConfig(
+        db=Path(values["db"]),
+        dataset=str(values["dataset"]),
+        models=[parse_model(m) for m in values["model"]],
+        backend=backend,
+        n=int(values["n"]),
+        temperature=float(values["temperature"]),
+        top_p=float(values["top_p"]),
+        top_k=values.get("top_k"),
+        max_tokens=int(values["max_tokens"]),
+        seed=int(values["seed"]),
+        template=str(values["template"]),
+        chat_template=bool(values["chat_template"]),
+        limit=values.get("limit"),
+        batch_size=int(values["batch_size"]),
+        grader=values.get("grader"),
+        grade_workers=int(values["grade_workers"]),
+        backend_options=options,
+        dataset_options={k: values[k] for k in DATASET_OPTIONS if values.get(k)},
+        argv=list(sys.argv),
+    )
+
+
+@click.command("sample")
+@click.option("--config", "run_file", type=click.Path(exists=True, dir_okay=False, path_type=Path),
+              help="TOML run file with the same keys as the options (options given win).")
+@click.option("--db", type=click.Path(dir_okay=False, path_type=Path), help="Database file.")
+@click.option("--dataset", help="Shipped dataset name or a JSONL/JSON/CSV/Parquet file.")
+@click.option("--model", "model", multiple=True, metavar="LABEL=PATH",
+              help="Model to sample (repeat for several); the label names the run.")
+@click.option("--backend", type=click.Choice(["vllm", "openai", "hf"]), default="vllm",
+              show_default=True)
+@click.option("--n", type=click.IntRange(min=1), default=1, show_default=True,
+              help="Samples per problem.")
+@click.option("--temperature", type=float, default=0.6, show_default=True)
+@click.option("--top-p", type=float, default=0.95, show_default=True)
+@click.option("--top-k", type=int, default=None)
+@click.option("--max-tokens", type=click.IntRange(min=1), default=1024, show_default=True)
+@click.option("--seed", type=int, default=0, show_default=True)
+@click.option("--template", default="qwen-boxed", show_default=True,
+              help="Built-in prompt template (qwen-boxed, plain, boxed) or a file with {problem}.")
+@click.option("--chat-template", is_flag=True,
+              help="Send the rendered template as a user message through the chat template.")
+@click.option("--limit", type=click.IntRange(min=1), default=None,
+              help="Sample only the first N problems.")
+@click.option("--batch-size", type=click.IntRange(min=1), default=256, show_default=True,
+              help="Samples per database transaction.")
+@click.option("--grader", default=None,
+              help="Grader (default: by dataset kind); 'none' stores samples ungraded.")
+@click.option("--grade-workers", type=click.IntRange(min=1), default=2, show_default=True)
+@click.option("--problem-field", default=None, help="User datasets: field with the problem.")
+@click.option("--answer-field", default=None, help="User datasets: field with the answer.")
+@click.option("--id-field", default=None, help="User datasets: field with the problem id.")
+@click.option("--tp", type=int, default=None, help="vllm: tensor parallel size.")
+@click.option("--dp", type=int, default=None, help="vllm: data parallel size.")
+@click.option("--dtype", default=None, help="vllm/hf: model dtype (auto, bfloat16, float32).")
+@click.option("--max-model-len", type=int, default=None, help="vllm: context length.")
+@click.option("--base-url", multiple=True, help="openai: server URL (repeat to balance).")
+@click.option("--api-key", envvar="OPENAI_API_KEY", default=None, show_envvar=True,
+              help="openai: API key.")
+@click.option("--concurrency", type=int, default=None, help="openai: requests in flight.")
+@click.option("--max-retries", type=int, default=None, help="openai: tries after the first.")
+@click.option("--request-timeout", type=float, default=None, help="openai: seconds per request.")
+@click.option("--device", default=None, help="hf: cpu, cuda, cuda:N or auto.")
+@click.option("--hf-batch-size", type=int, default=None, help="hf: sequences per generate call.")
+@click.option("--quiet", "-q", is_flag=True, help="No progress bars.")
+@click.pass_context
+@user_errors
+def sample_command(ctx: click.Context, run_file: Path | None, quiet: bool, **options: Any) -> None:
+    """Sample completions from models into a database, grading them as they are written.
+
+    Running the same command again resumes: only missing (problem, sample index) pairs are
+    generated. Ctrl-C stops cleanly and marks the run interrupted.
+    """
+    from reachscope.core.backends import BackendError
+    from reachscope.core.datasets import DatasetError
+    from reachscope.core.prompts import TemplateError
+    from reachscope.core.sampling import SamplingError, run_sampling
+
+    values = dict(options)
+    if run_file is not None:
+        from_file = _load_run_file(run_file)
+        unknown = set(from_file) - set(values)
+        if unknown:
+            raise click.UsageError(f"{run_file}: unknown key(s) {', '.join(sorted(unknown))}")
+        for key, value in from_file.items():
+            source = ctx.get_parameter_source(key)
+            if source not in (click.core.ParameterSource.COMMANDLINE,
+                              click.core.ParameterSource.ENVIRONMENT):
+                values[key] = value
+    config = build_config(values)
+    console = Console(stderr=True, quiet=quiet)
+    reporter = RichReporter(console)
+    try:
+        with reporter:
+            outcomes = run_sampling(config, reporter)
+    except KeyboardInterrupt:
+        console.print("[yellow]interrupted[/]: written samples are kept; rerun to resume")
+        ctx.exit(130)
+    except (BackendError, DatasetError, SamplingError, TemplateError) as exc:
+        raise click.ClickException(str(exc)) from exc
+    _summary(console, outcomes)
+    if any(o.status != "finished" for o in outcomes):
+        ctx.exit(1)
+
+
+def _summary(console: Console, outcomes: list[Any]) -> None:
+    """A table per model on stdout (unless quiet), and what failed on stderr (always)."""
+    table = Table(title="sampling summary")
+    for col in ("model", "run", "status", "new samples", "graded", "tokens", "tok/s", "errors"):
+        table.add_column(col, justify="right" if col not in ("model", "status") else "left")
+    for o in outcomes:
+        rate = o.tokens / o.elapsed_s if o.elapsed_s > 0 else 0.0
+        table.add_row(o.label, str(o.run_id), o.status, str(o.written), str(o.graded),
+                      str(o.tokens), f"{rate:.1f}", str(len(o.errors)))
+    if not console.quiet:
+        Console().print(table)
+    errors = Console(stderr=True)
+    for o in outcomes:
+        for err in o.errors[:20]:
+            errors.print(f"[red]{o.label}[/]: {err}", highlight=False)
+        if len(o.errors) > 20:
+            errors.print(f"[red]{o.label}[/]: ... {len(o.errors) - 20} more errors")

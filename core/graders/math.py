@@ -1,0 +1,184 @@
+"""Math answers: extraction, a string fast path, and equivalence through math-verify."""
+
+from __future__ import annotations
+
+import logging
+import re
+import resource
+from collections.abc import Hashable
+from functools import lru_cache
+from importlib.metadata import PackageNotFoundError, version
+from typing import Any
+
+from .base import Grader, GradeResult, GradeTask, GradingTimeout, Unit, deadline
+from .extract import ExtractionOptions, compile_pattern, extract_answer
+
+#: Bump when extraction or comparison changes in a way that can change verdicts.
+MATH_GRADER_REVISION = "1"
+
+_INT = re.compile(r"[+-]?\d{1,12}")
+# Strings math-verify always parses to one plain number or symbol: equal strings are equal.
+_SIMPLE = re.compile(r"[+-]?(?:\d+(?:\.\d+)?|\.\d+|[a-zA-Z])|\\[dt]?frac\{\d+\}\{\d+\}")
+#: Extracted answers longer than this are stored cut (they are still compared whole).
+MAX_STORED_ANSWER = 1000
+#: Default seconds of math-verify work (both parses and the comparison) per distinct answer.
+DEFAULT_TIMEOUT_S = 5.0
+
+
+def _math_verify_version() -> str:
+    try:
+        return version("math-verify")
+    except PackageNotFoundError:  # pragma: no cover - a dependency
+        return "unknown"
+
+
+def fast_verdict(reference: str, answer: str) -> str | None:
+    """Verdict for pairs whose outcome needs no sympy, or None.
+
+    Only cases where math-verify is known to agree: two short integers (``025`` equals ``25``),
+    or identical simple tokens. Everything else goes to math-verify.
+    """
+    if _INT.fullmatch(reference) and _INT.fullmatch(answer):
+        return "correct" if int(reference) == int(answer) else "incorrect"
+    if reference == answer and _SIMPLE.fullmatch(reference):
+        return "correct"
+    return None
+
+
+@lru_cache(maxsize=4096)
+def _parsed_reference(reference: str) -> list[Any]:
+    from math_verify import parse
+
+    return list(parse("\\boxed{" + reference + "}", parsing_timeout=None))  # type: ignore[arg-type]
+
+
+def equivalent(reference: str, answer: str) -> bool:
+    """Whether math-verify judges ``answer`` equal to ``reference`` (both bare LaTeX).
+
+    Both are wrapped in ``\\boxed{}`` so that math-verify parses each as one whole answer.
+    math-verify's own signal timeouts are off: the caller bounds the time with
+    :func:`~reachscope.core.graders.base.deadline`, so that a timeout is reported as a timeout
+    instead of a wrong answer.
+    """
+    from math_verify import parse, verify
+
+    gold = _parsed_reference(reference)
+    pred = parse("\\boxed{" + answer + "}", parsing_timeout=None)  # type: ignore[arg-type]
+    return bool(verify(gold, pred, timeout_seconds=None))
+
+
+def _quiet_math_verify() -> None:
+    # math-verify warns once that its own timeouts are off; ours replace them.
+    logging.getLogger("math_verify").setLevel(logging.ERROR)
+
+
+class MathGrader(Grader):
+    """Final-answer grading of math completions against a reference answer.
+
+    Options:
+        answer_pattern: user regular expression for the answer (see ``ExtractionOptions``).
+        last_number_fallback: take the last number when nothing else is found.
+        timeout: seconds of math-verify work per distinct (reference, answer) pair.
+        kill_after: extra seconds after which the pool kills a worker stuck in C code that
+            the timeout cannot interrupt.
+        memory_mb: address-space limit of each worker process.
+    """
+
+    name = "math"
+    max_chunk = 16
+
+    def __init__(
+        self,
+        answer_pattern: str | None = None,
+        last_number_fallback: bool = False,
+        timeout: float = DEFAULT_TIMEOUT_S,
+        kill_after: float = 10.0,
+        memory_mb: int = 4096,
+    ) -> None:
+        self.extraction = ExtractionOptions(answer_pattern, bool(last_number_fallback))
+        self._pattern = compile_pattern(answer_pattern)
+        self.timeout = float(timeout)
+        self.memory_mb = int(memory_mb)
+        self.hard_timeout = self.timeout + float(kill_after)
+        self.version = f"{MATH_GRADER_REVISION}+math-verify-{_math_verify_version()}"
+
+    def extract(self, completion: str) -> str | None:
+        """The answer of a completion under this grader's options."""
+        return extract_answer(completion, self.extraction, self._pattern)
+
+    def prepare(self, task: GradeTask) -> GradeResult | Unit:
+        if task.reference is None or not str(task.reference).strip():
+            return GradeResult(task.key, "error", None, "problem has no reference answer")
+        answer = self.extract(task.completion)
+        if answer is None:
+            return GradeResult(task.key, "no_answer", None, None)
+        reference = str(task.reference).strip()
+        shown = answer if len(answer) <= MAX_STORED_ANSWER else answer[:MAX_STORED_ANSWER] + "…"
+        verdict = fast_verdict(reference, answer)
+        if verdict is not None:
+            return GradeResult(task.key, verdict, shown, None)
+        return Unit((reference, answer), (reference, answer), shown)
+
+    def setup_worker(self) -> None:
+        _quiet_math_verify()
+        if self.memory_mb > 0:
+            limit = self.memory_mb * 1024 * 1024
+            _soft, hard = resource.getrlimit(resource.RLIMIT_AS)
+            if hard == resource.RLIM_INFINITY or hard >= limit:
+                resource.setrlimit(resource.RLIMIT_AS, (limit, hard))
+        import math_verify  # noqa: F401  (load sympy and the parser once, before the first unit)
+
+    def run_unit(self, payload: Any) -> tuple[str, str | None]:
+        reference, answer = payload
+        with deadline(self.timeout):
+            ok = equivalent(reference, answer)
+        return ("correct" if ok else "incorrect"), None
+
+    def cacheable(self, verdict: str) -> bool:
+        # A (reference, answer) pair that timed out will time out again: reuse that too.
+        return verdict in ("correct", "incorrect", "timeout")
+
+
+_inprocess: dict[Hashable, str] = {}
+_INPROCESS_CACHE_MAX = 100_000
+
+
+def grade_math_answer(completion: str, reference: str, **options: Any) -> tuple[str, str | None]:
+    """Grade one math completion in this process (for RL rewards and scripts).
+
+    Must be called from the main thread (math-verify is bounded with ``SIGALRM``). Verdicts of
+    (reference, answer) pairs are cached in the process.
+
+    Args:
+        completion: the model's text.
+        reference: the reference answer (LaTeX, no ``$``).
+        **options: :class:`MathGrader` options (``answer_pattern``, ``last_number_fallback``,
+            ``timeout``).
+
+    Returns:
+        ``(verdict, extracted answer)``; verdict is ``correct``, ``incorrect``, ``no_answer``,
+        ``timeout`` or ``error``.
+    """
+    options.pop("memory_mb", None)  # no address-space limit on the caller's own process
+    grader = _grader_for(tuple(sorted(options.items())))
+    prepared = grader.prepare(GradeTask(0, completion, reference))
+    if isinstance(prepared, GradeResult):
+        return prepared.verdict, prepared.answer
+    verdict = _inprocess.get(prepared.key)
+    if verdict is None:
+        _quiet_math_verify()
+        try:
+            verdict, _ = grader.run_unit(prepared.payload)
+        except GradingTimeout:
+            verdict = "timeout"
+        except Exception:  # noqa: BLE001 - a reward must not crash a training step
+            return "error", prepared.answer
+        if len(_inprocess) >= _INPROCESS_CACHE_MAX:
+            _inprocess.clear()
+        _inprocess[prepared.key] = verdict
+    return verdict, prepared.answer
+
+
+@lru_cache(maxsize=16)
+def _grader_for(options: tuple[tuple[str, Any], ...]) -> MathGrader:
+    return MathGrader(**dict(options), memory_mb=0)

@@ -1,0 +1,621 @@
+"""A sampling run: generate the missing samples of each model, store and grade them as they come.
+
+The main thread drives the backend; one writer thread owns the database connection. Completed
+requests are written in batches, each batch one transaction, idempotent on (run, problem, sample
+index), and handed to a grading pool whose verdicts come back to the same writer. A SIGKILL loses
+at most the batch not yet written; the next run of the same command generates exactly the
+missing (problem, sample index) pairs.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import queue
+import shlex
+import socket
+import sys
+import threading
+import time
+from collections.abc import Iterator, Sequence
+from concurrent.futures import Future
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Protocol
+
+import sqlite_utils
+from reachscope.store import GradeIn, ProblemIn, RunSpec, SampleIn, open_db, writes
+
+from .backends import Backend, BackendError, GenerationParams, Request, RequestResult, make_backend
+from .prompts import PromptTemplate, load_template
+
+#: Parameters that define what a run's samples are; resuming with other values is refused.
+GENERATION_KEYS = ("temperature", "top_p", "top_k", "max_tokens", "seed", "template_text",
+                   "chat_template")
+
+
+class SamplingError(Exception):
+    """A run cannot start as asked (conflicting parameters, bad model spec)."""
+
+
+@dataclass(frozen=True)
+class ModelSpec:
+    """A model to sample: the run label and the path or name given to the backend."""
+
+    label: str
+    path: str
+
+
+def parse_model(spec: str) -> ModelSpec:
+    """Parse ``label=path_or_name``; a bare path takes its last component as the label."""
+    label, sep, path = spec.partition("=")
+    if not sep:
+        path = spec
+        label = Path(spec.rstrip("/")).name or spec
+    if not label or not path:
+        raise SamplingError(f"--model {spec!r}: expected label=path_or_name")
+    return ModelSpec(label.strip(), path.strip())
+
+
+@dataclass
+class SampleConfig:
+    """Everything a ``reachscope sample`` invocation asks for."""
+
+    db: Path
+    dataset: str
+    models: list[ModelSpec]
+    backend: str = "vllm"
+    n: int = 1
+    temperature: float = 0.6
+    top_p: float = 0.95
+    top_k: int | None = None
+    max_tokens: int = 1024
+    seed: int = 0
+    template: str = "qwen-boxed"
+    chat_template: bool = False
+    limit: int | None = None
+    #: Samples per write transaction.
+    batch_size: int = 256
+    #: Longest a completed sample waits in memory before it is written.
+    flush_s: float = 2.0
+    #: Grader name; None picks by dataset kind, "none" turns grading off.
+    grader: str | None = None
+    grade_workers: int = 2
+    grader_options: dict[str, Any] = field(default_factory=dict)
+    backend_options: dict[str, Any] = field(default_factory=dict)
+    dataset_options: dict[str, Any] = field(default_factory=dict)
+    argv: list[str] = field(default_factory=lambda: list(sys.argv))
+
+
+@dataclass
+class ModelOutcome:
+    """What happened to one model's run."""
+
+    label: str
+    run_id: int | None = None
+    status: str = "running"
+    planned: int = 0
+    written: int = 0
+    tokens: int = 0
+    graded: int = 0
+    elapsed_s: float = 0.0
+    errors: list[str] = field(default_factory=list)
+
+
+class Reporter(Protocol):
+    """Receives progress; the CLI shows it with rich, tests may record it."""
+
+    def start(self, label: str, total: int, done: int) -> None: ...
+
+    def advance(self, label: str, samples: int, tokens: int) -> None: ...
+
+    def error(self, label: str, message: str) -> None: ...
+
+    def stop(self, label: str) -> None: ...
+
+
+class SilentReporter:
+    """A reporter that shows nothing."""
+
+    def start(self, label: str, total: int, done: int) -> None:
+        pass
+
+    def advance(self, label: str, samples: int, tokens: int) -> None:
+        pass
+
+    def error(self, label: str, message: str) -> None:
+        pass
+
+    def stop(self, label: str) -> None:
+        pass
+
+
+def sample_seed(run_seed: int, problem_hash: str, sample_idx: int) -> int:
+    """The seed of one sample: a per-(run seed, problem) base plus the sample index.
+
+    Consecutive indices get consecutive seeds, matching vLLM's ``seed + i`` for the children of
+    an ``n``-sample request, so a resumed request reproduces the seeds of an uninterrupted run.
+    The base has 60 bits, far from the int64 limit servers validate against.
+    """
+    digest = hashlib.sha256(f"{run_seed}:{problem_hash}".encode()).hexdigest()
+    return int(digest[:15], 16) + sample_idx
+
+
+def redact_argv(argv: Sequence[str]) -> list[str]:
+    """The command line with the value of ``--api-key`` hidden, fit to store."""
+    out: list[str] = []
+    hide = False
+    for arg in argv:
+        if hide:
+            out.append("***")
+            hide = False
+        elif arg == "--api-key":
+            out.append(arg)
+            hide = True
+        elif arg.startswith("--api-key="):
+            out.append("--api-key=***")
+        else:
+            out.append(arg)
+    return out
+
+
+def run_sampling(
+    config: SampleConfig, reporter: Reporter | None = None, backend: Backend | None = None
+) -> list[ModelOutcome]:
+    """Sample every model of ``config`` into its run, resuming where a run left off.
+
+    Args:
+        config: what to sample.
+        reporter: progress receiver (nothing shown when None).
+        backend: an already open backend to use for every model instead of building one per
+            model from ``config`` (the caller opens and closes it; tests share one engine).
+
+    Returns:
+        One outcome per model, in order. A ``KeyboardInterrupt`` marks the current run
+        ``interrupted`` and is re-raised after the written samples are safe.
+    """
+    from .datasets import load_dataset
+
+    reporter = reporter or SilentReporter()
+    template = load_template(config.template, chat=config.chat_template)
+    dataset = load_dataset(config.dataset, **config.dataset_options)
+    problems = list(dataset.problems)
+    if config.limit is not None:
+        problems = problems[: config.limit]
+    db = open_db(config.db)
+    try:
+        with db.atomic():
+            pids = writes.upsert_problems(db, dataset.name, problems)
+        grader = config.grader or dataset.kind
+        pool = _open_pool(grader, config)
+        outcomes = []
+        try:
+            for model in config.models:
+                outcome = ModelOutcome(model.label)
+                outcomes.append(outcome)
+                _sample_model(db, config, dataset.name, problems, pids, template, model, pool,
+                              reporter, outcome, backend)
+        finally:
+            if pool is not None:
+                pool.__exit__(None, None, None)
+        return outcomes
+    finally:
+        db.close()
+
+
+def _open_pool(grader: str, config: SampleConfig) -> Any:
+    if grader == "none":
+        return None
+    from .graders import GradingPool
+
+    try:
+        pool = GradingPool(grader, workers=config.grade_workers, options=config.grader_options)
+    except ValueError as exc:  # unknown grader or bad options
+        raise SamplingError(str(exc)) from exc
+    pool.__enter__()
+    return pool
+
+
+def run_params(config: SampleConfig, template: PromptTemplate) -> dict[str, Any]:
+    """The parameters stored with a run (no secrets)."""
+    options = {k: v for k, v in config.backend_options.items() if k != "api_key"}
+    return {
+        "n": config.n,
+        "temperature": config.temperature,
+        "top_p": config.top_p,
+        "top_k": config.top_k,
+        "max_tokens": config.max_tokens,
+        "seed": config.seed,
+        "template": template.name,
+        "template_text": template.text,
+        "chat_template": template.chat,
+        "limit": config.limit,
+        "backend": config.backend,
+        "backend_options": options,
+        "seed_scheme": "sha256(f'{seed}:{problem_hash}')[:15] as int + sample_idx",
+    }
+
+
+def _sample_model(
+    db: sqlite_utils.Database,
+    config: SampleConfig,
+    dataset: str,
+    problems: list[ProblemIn],
+    pids: list[int],
+    template: PromptTemplate,
+    model: ModelSpec,
+    pool: Any,
+    reporter: Reporter,
+    outcome: ModelOutcome,
+    shared: Backend | None,
+) -> None:
+    params = run_params(config, template)
+    spec = RunSpec(
+        label=model.label, dataset=dataset, model=model.path, backend=config.backend,
+        prompt_template=template.text, params=params, n_target=config.n, seeds=[config.seed],
+        status="running", primary_grader=pool.grader_name if pool is not None else None,
+    )
+    with db.atomic():
+        run_id, created = writes.get_or_create_run(db, spec)
+        if not created:
+            _check_resumable(db, run_id, params)
+            writes.update_run(db, run_id, status="running", finished_at=None,
+                              n_target=max(config.n, _stored_n_target(db, run_id)))
+    outcome.run_id = run_id
+    argv = redact_argv(config.argv)
+    session: dict[str, Any] = {
+        "started_at": writes.now(),
+        "argv": argv,
+        "command": shlex.join(argv),
+        "host": socket.gethostname(),
+        "pid": os.getpid(),
+    }
+    started = time.perf_counter()
+    requests = _plan(db, run_id, config, problems, pids, template)
+    outcome.planned = sum(r.n for r in requests)
+    reporter.start(model.label, len(problems) * config.n,
+                   len(problems) * config.n - outcome.planned)
+    writer = _Writer(db, run_id, pool, config, problems, pids, outcome)
+    writer.start()
+    writer.grade_backlog()
+    backend: Backend | None = shared
+    status = "failed"
+    try:
+        if requests:
+            if backend is None:
+                backend = make_backend(config.backend, model.path, config.backend_options)
+                backend.open()
+            session["backend"] = backend.provenance()
+            requests = _split(requests, getattr(backend, "max_request_n", None))
+            gen = GenerationParams(config.temperature, config.top_p, config.max_tokens,
+                                   config.top_k)
+            for result in backend.generate(requests, gen):
+                if result.error is not None:
+                    msg = f"problem {_idx_of(problems, pids, result.request.key)} samples " \
+                          f"{result.request.start}..{result.request.start + result.request.n - 1}" \
+                          f": {result.error}"
+                    outcome.errors.append(msg)
+                    reporter.error(model.label, msg)
+                    continue
+                writer.put(result)
+                outcome.tokens += result.tokens
+                reporter.advance(model.label, len(result.completions), result.tokens)
+        status = "failed" if outcome.errors else "finished"
+    except BackendError as exc:
+        outcome.errors.append(str(exc))
+        reporter.error(model.label, str(exc))
+    except KeyboardInterrupt:
+        status = "interrupted"
+        raise
+    finally:
+        # Samples first: they are what a kill would lose. Grades are waited for unless stopping.
+        try:
+            writer.finish(wait_grades=status != "interrupted")
+        except Exception as exc:  # noqa: BLE001 - recorded in the run, raised by put() already
+            outcome.errors.append(f"writing to {config.db}: {exc}")
+            status = "failed"
+        if backend is not None and backend is not shared:
+            try:
+                backend.close()
+            except Exception as exc:  # noqa: BLE001 - the run's record matters more
+                outcome.errors.append(f"closing the backend: {exc}")
+        outcome.status = status
+        outcome.elapsed_s = time.perf_counter() - started
+        reporter.stop(model.label)
+        _finish_run(db, run_id, status, session, outcome)
+
+
+def _check_resumable(db: sqlite_utils.Database, run_id: int, params: dict[str, Any]) -> None:
+    import json
+
+    row = db.execute("SELECT params, status FROM runs WHERE id = ?", [run_id]).fetchone()
+    stored = json.loads(row[0] or "{}")
+    if row[1] == "imported":
+        raise SamplingError(f"run {run_id} holds imported samples; sample under another label")
+    diff = [k for k in GENERATION_KEYS if k in stored and stored[k] != params.get(k)]
+    if diff:
+        detail = ", ".join(f"{k}: stored {stored[k]!r}, asked {params.get(k)!r}" for k in diff)
+        raise SamplingError(
+            f"run {run_id} exists with other parameters ({detail}); use another model label"
+        )
+
+
+def _stored_n_target(db: sqlite_utils.Database, run_id: int) -> int:
+    row = db.execute("SELECT n_target FROM runs WHERE id = ?", [run_id]).fetchone()
+    return int(row[0] or 0)
+
+
+def _plan(
+    db: sqlite_utils.Database,
+    run_id: int,
+    config: SampleConfig,
+    problems: list[ProblemIn],
+    pids: list[int],
+    template: PromptTemplate,
+) -> list[Request]:
+    """One request per run of missing sample indices of each problem."""
+    stored = {
+        int(pid): (int(count), int(top))
+        for pid, count, top in db.execute(
+            "SELECT problem_id, count(*), max(sample_idx) FROM samples WHERE run_id = ? "
+            "GROUP BY problem_id",
+            [run_id],
+        )
+    }
+    requests = []
+    for problem, pid in zip(problems, pids):
+        count, top = stored.get(pid, (0, -1))
+        if count == top + 1:
+            missing = list(range(top + 1, config.n))
+        else:  # gaps left by failed requests: look at this problem's indices only
+            have = {
+                int(r[0])
+                for r in db.execute(
+                    "SELECT sample_idx FROM samples WHERE run_id = ? AND problem_id = ?",
+                    [run_id, pid],
+                )
+            }
+            missing = [i for i in range(config.n) if i not in have]
+        text = problem.prompt or ""
+        for start, n in _ranges(missing):
+            seed = sample_seed(config.seed, problem.hash, start)
+            if template.chat:
+                requests.append(Request(pid, start, n, seed, messages=template.messages(text)))
+            else:
+                requests.append(Request(pid, start, n, seed, prompt=template.render(text)))
+    return requests
+
+
+def _ranges(indices: Sequence[int]) -> Iterator[tuple[int, int]]:
+    start = prev = None
+    for i in indices:
+        if start is None:
+            start = prev = i
+        elif i == prev + 1:  # type: ignore[operator]
+            prev = i
+        else:
+            yield start, prev - start + 1  # type: ignore[operator]
+            start = prev = i
+    if start is not None:
+        yield start, prev - start + 1  # type: ignore[operator]
+
+
+def _split(requests: list[Request], most: int | None) -> list[Request]:
+    if not most:
+        return requests
+    out = []
+    for r in requests:
+        for off in range(0, r.n, most):
+            seed = None if r.seed is None else r.seed + off
+            out.append(Request(r.key, r.start + off, min(most, r.n - off), seed,
+                               r.prompt, r.messages))
+    return out
+
+
+def _idx_of(problems: list[ProblemIn], pids: list[int], pid: int) -> int:
+    for p, i in zip(problems, pids):
+        if i == pid:
+            return p.idx
+    return -1
+
+
+def _finish_run(
+    db: sqlite_utils.Database,
+    run_id: int,
+    status: str,
+    session: dict[str, Any],
+    outcome: ModelOutcome,
+) -> None:
+    import json
+
+    session.update(
+        finished_at=writes.now(),
+        status=status,
+        samples_written=outcome.written,
+        tokens=outcome.tokens,
+        elapsed_s=round(outcome.elapsed_s, 3),
+        errors=outcome.errors[:100],
+    )
+    row = db.execute("SELECT provenance FROM runs WHERE id = ?", [run_id]).fetchone()
+    prov = json.loads(row[0] or "{}")
+    prov.setdefault("sessions", []).append(session)
+    prov["tokens_generated"] = int(prov.get("tokens_generated", 0)) + outcome.tokens
+    backend = session.get("backend") or {}
+    for key in ("versions", "gpu", "model_config_sha256"):
+        if key in backend:
+            prov[key] = backend[key]
+    prov["host"] = session["host"]
+    prov["command"] = session["command"]
+    fields: dict[str, Any] = {"status": status, "provenance": prov}
+    if status == "finished":
+        fields["finished_at"] = session["finished_at"]
+    with db.atomic():
+        writes.update_run(db, run_id, **fields)
+
+
+class _Writer(threading.Thread):
+    """Owns database writes during a run: sample batches and the grades that come back."""
+
+    def __init__(
+        self,
+        db: sqlite_utils.Database,
+        run_id: int,
+        pool: Any,
+        config: SampleConfig,
+        problems: list[ProblemIn],
+        pids: list[int],
+        outcome: ModelOutcome,
+    ) -> None:
+        super().__init__(name="sample-writer", daemon=True)
+        self.db = db
+        self.run_id = run_id
+        self.pool = pool
+        self.config = config
+        self.problem_of = dict(zip(pids, problems))
+        self.outcome = outcome
+        self.inbox: queue.Queue[tuple[str, Any]] = queue.Queue()
+        self.pending: set[Future[Any]] = set()
+        self.lock = threading.Lock()
+        self.failure: BaseException | None = None
+
+    def put(self, result: RequestResult) -> None:
+        """Queue a completed request for the next batch."""
+        if self.failure is not None:
+            raise self.failure
+        self.inbox.put(("result", result))
+
+    def grade_backlog(self) -> None:
+        """Queue the run's stored samples that the grader has not graded (from earlier runs)."""
+        if self.pool is not None:
+            self.inbox.put(("backlog", None))
+
+    def finish(self, wait_grades: bool) -> None:
+        """Write what is queued, then (optionally) wait for outstanding grades; stop."""
+        self.inbox.put(("stop", wait_grades))
+        self.join()
+        if self.failure is not None:
+            raise self.failure
+
+    def run(self) -> None:
+        batch: list[RequestResult] = []
+        size = 0
+        deadline = time.monotonic() + self.config.flush_s
+        try:
+            while True:
+                try:
+                    kind, item = self.inbox.get(timeout=max(0.0, deadline - time.monotonic()))
+                except queue.Empty:
+                    kind, item = "tick", None
+                if kind == "result":
+                    batch.append(item)
+                    size += len(item.completions)
+                elif kind == "grades":
+                    self._write_grades(item)
+                elif kind == "backlog":
+                    self._grade_backlog()
+                if batch and (size >= self.config.batch_size or kind in ("tick", "stop")
+                              or time.monotonic() >= deadline):
+                    self._write(batch)
+                    batch, size = [], 0
+                if kind == "tick" or time.monotonic() >= deadline:
+                    deadline = time.monotonic() + self.config.flush_s
+                if kind == "stop":
+                    self._drain_grades(wait=bool(item))
+                    return
+        except BaseException as exc:  # noqa: BLE001 - handed to the main thread
+            self.failure = exc
+
+    def _write(self, batch: list[RequestResult]) -> None:
+        rows = []
+        for result in batch:
+            req = result.request
+            for i, c in enumerate(result.completions):
+                rows.append(
+                    SampleIn(
+                        problem_id=req.key,
+                        sample_idx=req.start + i,
+                        text=c.text,
+                        n_tokens=c.n_tokens,
+                        finish_reason=c.finish_reason,
+                        seed=None if req.seed is None else req.seed + i,
+                        latency_s=result.latency_s,
+                    )
+                )
+        with self.db.atomic():
+            inserted = writes.write_samples(self.db, self.run_id, rows)
+            tasks = self._tasks_for(batch) if self.pool is not None else []
+        self.outcome.written += inserted
+        if tasks:
+            self._submit(tasks)
+
+    def _tasks_for(self, batch: list[RequestResult]) -> list[Any]:
+        from .graders import GradeTask
+
+        tasks = []
+        for result in batch:
+            req = result.request
+            problem = self.problem_of[req.key]
+            for sid, text in self.db.execute(
+                "SELECT id, text FROM samples WHERE run_id = ? AND problem_id = ? "
+                "AND sample_idx BETWEEN ? AND ?",
+                [self.run_id, req.key, req.start, req.start + req.n - 1],
+            ):
+                tasks.append(GradeTask(key=sid, completion=text, reference=problem.answer,
+                                       problem={"prompt": problem.prompt,
+                                                "metadata": problem.metadata}))
+        return tasks
+
+    def _grade_backlog(self) -> None:
+        from .graders import GradeTask
+
+        last = 0
+        while True:
+            rows = self.db.execute(
+                "SELECT s.id, s.text, s.problem_id FROM samples s "
+                "WHERE s.run_id = ? AND s.id > ? AND NOT EXISTS (SELECT 1 FROM grades g "
+                "WHERE g.sample_id = s.id AND g.grader = ?) ORDER BY s.id LIMIT 512",
+                [self.run_id, last, self.pool.grader_name],
+            ).fetchall()
+            if not rows:
+                return
+            tasks = []
+            for sid, text, pid in rows:
+                problem = self.problem_of.get(pid)
+                if problem is not None:
+                    tasks.append(GradeTask(key=sid, completion=text, reference=problem.answer,
+                                           problem={"prompt": problem.prompt,
+                                                    "metadata": problem.metadata}))
+            if tasks:
+                self._submit(tasks)
+            last = int(rows[-1][0])
+
+    def _submit(self, tasks: list[Any]) -> None:
+        fut = self.pool.submit_batch(tasks)
+        with self.lock:
+            self.pending.add(fut)
+        fut.add_done_callback(lambda f: self.inbox.put(("grades", f)))
+
+    def _write_grades(self, fut: Future[Any]) -> None:
+        with self.lock:
+            self.pending.discard(fut)
+        if fut.cancelled() or fut.exception() is not None:
+            return  # left ungraded; the next run (or `reachscope grade`) grades them
+        name, version = self.pool.grader_name, self.pool.grader_version
+        grades = [GradeIn(r.key, name, r.verdict, r.answer, r.detail, version)
+                  for r in fut.result()]
+        with self.db.atomic():
+            writes.write_grades(self.db, grades)
+        self.outcome.graded += len(grades)
+
+    def _drain_grades(self, wait: bool) -> None:
+        deadline = time.monotonic() + (3600.0 if wait else 5.0)
+        while True:
+            with self.lock:
+                if not self.pending:
+                    break
+            try:
+                kind, item = self.inbox.get(timeout=max(0.0, deadline - time.monotonic()))
+            except queue.Empty:
+                break
+            if kind == "grades":
+                self._write_grades(item)

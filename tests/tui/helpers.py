@@ -1,0 +1,28 @@
+"""Waiting for the app without sleeping: run until no worker is left and the queue is empty."""
+
+from __future__ import annotations
+
+from textual.app import App
+from textual.pilot import Pilot
+from textual.worker import WorkerCancelled, WorkerFailed
+
+
+async def settle(pilot: Pilot, rounds: int = 50) -> None:
+    """Wait for workers, the messages they post, and workers those messages start."""
+    app: App = pilot.app
+    for _ in range(rounds):
+        for worker in list(app.workers):
+            try:
+                await worker.wait()
+            except (WorkerCancelled, WorkerFailed):
+                pass  # superseded by a newer exclusive worker, or reported as an error
+        await pilot.pause()
+        if not any(w.is_running for w in app.workers):
+            await pilot.pause()
+            if not any(w.is_running for w in app.workers):
+                return
+    raise AssertionError(f"the app did not settle: {[(w, w.state) for w in app.workers]}")
+
+
+def screen_name(app: App) -> str:
+    return type(app.screen).__name__

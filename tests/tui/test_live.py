@@ -1,0 +1,71 @@
+"""The Live screen while another process (a real subprocess using the store API) writes."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+from reachscope.tui.app import create_app
+from reachscope.tui.screens.live import LiveScreen
+from reachscope.tui.widgets.run_progress import RunProgressTable
+
+from .helpers import settle
+
+WRITER = Path(__file__).with_name("live_writer.py")
+
+
+def write_in_other_process(db_path: Path, *args: str) -> None:
+    subprocess.run([sys.executable, str(WRITER), str(db_path), *args], check=True, timeout=60)
+
+
+async def test_live_screen_follows_another_process(live_db_path: Path) -> None:
+    app = create_app(live_db_path, poll_interval=0)  # polls driven by hand: deterministic
+    async with app.run_test(size=(120, 40)) as pilot:
+        await settle(pilot)
+        app.check_for_changes()  # the first poll only records where the database stands
+        await settle(pilot)
+        await pilot.press("L")
+        await settle(pilot)
+        live = app.screen
+        assert isinstance(live, LiveScreen)
+        table = live.query_one(RunProgressTable)
+        run_id = next(r.id for r in app.runs if r.label == "rl-live")
+        assert table.progress[run_id].samples == 24 and table.progress[run_id].target == 96
+        assert "only rl-live 2" in str(live.query_one("#live-coverage").render())
+        curves_before = dict(live._curves)
+        changed_before = live.curves_changed_at
+
+        write_in_other_process(live_db_path, "2", "5")  # three more samples per problem
+        app.check_for_changes()
+        await settle(pilot)
+        assert table.progress[run_id].samples == 60
+        assert table.progress[run_id].graded == 60
+        assert live.curves_changed_at != changed_before
+        assert live._curves["rl-live"] != curves_before["rl-live"]
+        # every problem now has a correct rl-live sample: nothing is "only base" or "neither"
+        coverage = str(live.query_one("#live-coverage").render())
+        assert "only base 0" in coverage and "neither 0" in coverage
+
+        write_in_other_process(live_db_path, "5", "8")
+        app.check_for_changes()
+        await settle(pilot)
+        assert table.progress[run_id].samples == 96
+        assert table.progress[run_id].status == "finished"
+
+
+async def test_the_poll_timer_picks_up_commits(live_db_path: Path) -> None:
+    app = create_app(live_db_path, poll_interval=0.1)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot)
+        await pilot.press("L")
+        await settle(pilot)
+        table = app.screen.query_one(RunProgressTable)
+        run_id = next(r.id for r in app.runs if r.label == "rl-live")
+        write_in_other_process(live_db_path, "2", "4")
+        # Wait for the timer (bounded): the condition, not the delay, decides.
+        for _ in range(100):
+            if table.progress[run_id].samples == 48:
+                break
+            await pilot.pause(0.05)
+        assert table.progress[run_id].samples == 48

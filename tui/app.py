@@ -1,0 +1,135 @@
+"""The reachscope app: composes the screens, holds the run pair being compared, and polls the
+database for changes made by other processes."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from pathlib import Path
+
+from reachscope.store import Run, StoreError
+from textual import on, work
+from textual.app import App, SystemCommand
+from textual.binding import Binding
+from textual.screen import Screen
+from textual.worker import Worker, WorkerState
+
+from .messages import RunsChanged
+from .screens.compare import CompareScreen
+from .screens.live import LiveScreen
+from .screens.problems import ProblemsScreen
+from .source import Source
+
+
+class ReachscopeApp(App[None]):
+    """Compare base and RL runs stored in one reachscope database."""
+
+    CSS_PATH = "app.tcss"
+    TITLE = "reachscope"
+    HORIZONTAL_BREAKPOINTS = [(0, "-narrow"), (110, "-wide")]
+    BINDINGS = [
+        Binding("q", "quit", "Quit"),
+        Binding("L", "live", "Live"),
+        Binding("escape", "back", "Back", show=False),
+    ]
+
+    def __init__(self, db_path: str | Path, poll_interval: float = 1.0) -> None:
+        super().__init__()
+        self.db_path = Path(db_path)
+        self.source = Source(self.db_path)
+        self.poll_interval = poll_interval
+        self.runs: list[Run] = []
+        #: The two runs compared (A, usually base; B, usually RL) and each one's grader.
+        self.run_a: Run | None = None
+        self.run_b: Run | None = None
+        self.graders: dict[int, str] = {}
+        #: Bumped on every change seen by the poller; screens reload on resume when it moved.
+        self.generation = 0
+        self.sub_title = str(self.db_path.name)
+
+    def on_mount(self) -> None:
+        self.push_screen(CompareScreen())
+        if self.poll_interval > 0:
+            self.set_interval(self.poll_interval, self.check_for_changes)
+
+    def on_unmount(self) -> None:
+        self.source.close()
+
+    # -- polling ------------------------------------------------------------------------------
+
+    def check_for_changes(self) -> None:
+        """Poll the database (cheaply) for commits by other processes."""
+        self._poll()
+
+    @work(thread=True, exclusive=True, group="poll", exit_on_error=False)
+    def _poll(self) -> None:
+        changed = self.source.poll()
+        if changed:
+            self.post_message(RunsChanged(changed))
+
+    @on(RunsChanged)
+    def _forward_change(self, message: RunsChanged) -> None:
+        self.generation += 1
+        self.screen.post_message(RunsChanged(set(message.run_ids)))
+
+    # -- shared state -------------------------------------------------------------------------
+
+    def set_pair(self, run_a: Run | None, run_b: Run | None) -> None:
+        self.run_a, self.run_b = run_a, run_b
+
+    def label_of(self, run_id: int) -> str:
+        for run in self.runs:
+            if run.id == run_id:
+                return run.label
+        return str(run_id)
+
+    @property
+    def pair_ids(self) -> list[int]:
+        return [r.id for r in (self.run_a, self.run_b) if r is not None]
+
+    # -- actions ------------------------------------------------------------------------------
+
+    def action_back(self) -> None:
+        if len(self.screen_stack) > 2:
+            self.pop_screen()
+
+    def action_live(self) -> None:
+        if not isinstance(self.screen, LiveScreen):
+            self.push_screen(LiveScreen())
+
+    def action_problems(self, category: str = "all") -> None:
+        if self.run_a is None:
+            self.notify("No run selected yet", severity="warning")
+            return
+        self.push_screen(ProblemsScreen(category=category))
+
+    def get_system_commands(self, screen: Screen) -> Iterable[SystemCommand]:
+        yield from super().get_system_commands(screen)
+        a = self.run_a.label if self.run_a else "A"
+        b = self.run_b.label if self.run_b else "B"
+        yield SystemCommand("Compare runs", "pass@k curves and coverage", self._to_compare)
+        yield SystemCommand("Problems", "All problems with c/n per run", self.action_problems)
+        yield SystemCommand(f"Problems only {a} solves", "Coverage: solved by A only",
+                            lambda: self.action_problems("only_a"))
+        yield SystemCommand(f"Problems only {b} solves", "Coverage: solved by B only",
+                            lambda: self.action_problems("only_b"))
+        yield SystemCommand("Live monitor", "Progress of running runs", self.action_live)
+
+    def _to_compare(self) -> None:
+        while len(self.screen_stack) > 2:
+            self.pop_screen()
+
+    # -- errors -------------------------------------------------------------------------------
+
+    def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
+        if event.state == WorkerState.ERROR:
+            self.report_error(event.worker.error)
+
+    def report_error(self, error: BaseException | None) -> None:
+        """Show a failed query or write as a notification (the app keeps running)."""
+        text = str(error) if isinstance(error, StoreError) else f"{type(error).__name__}: {error}"
+        self.notify(text, title="Error", severity="error", timeout=8)
+
+
+def create_app(db_path: str | Path, poll_interval: float = 1.0) -> ReachscopeApp:
+    """The app for a database file: the one factory the CLI, `serve` and the tests use."""
+    return ReachscopeApp(db_path, poll_interval=poll_interval)

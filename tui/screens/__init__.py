@@ -1,0 +1,1 @@
+"""Screens of the reachscope app, one per module."""

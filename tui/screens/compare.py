@@ -1,0 +1,220 @@
+"""Compare: pass@k curves of two runs, coverage at the full budget and at a chosen k."""
+
+from __future__ import annotations
+
+from reachscope.core import analysis, metrics
+from reachscope.store import Run, reads, views
+from textual import on, work
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Horizontal, VerticalScroll
+from textual.widgets import DataTable, Footer, Header, Select, Static
+
+from ..messages import ComparisonLoaded, RunsChanged, RunsLoaded
+from ..widgets.coverage_table import CoverageTable
+from ..widgets.passk_plot import PassKPlot
+from .base import AppScreen
+
+
+def default_pair(runs: list[Run]) -> tuple[Run | None, Run | None]:
+    """The first run and the next one on its dataset (a base run first where labels say so)."""
+    if not runs:
+        return None, None
+    ordered = sorted(runs, key=lambda r: (0 if "base" in r.label.lower() else 1, r.id))
+    a = ordered[0]
+    b = next((r for r in runs if r.dataset == a.dataset and r.id != a.id), None)
+    return a, b
+
+
+class CompareScreen(AppScreen):
+    """pass@k curves, coverage, crossover and the bootstrap of the difference."""
+
+    BINDINGS = [
+        Binding("p", "problems", "Problems"),
+        Binding("d", "toggle_plot", "Curves/Δ"),
+        Binding("plus,equals_sign", "coverage_k(1)", "k+"),
+        Binding("minus", "coverage_k(-1)", "k−"),
+        Binding("a", "focus_run('a')", "Run A", show=False),
+        Binding("b", "focus_run('b')", "Run B", show=False),
+    ]
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.comparison: analysis.Comparison | None = None
+        self.ks: list[int] = []
+        self.coverage_k = 1
+        self.show_difference = False
+        self._generation = -1
+
+    def compose(self) -> ComposeResult:
+        yield Header()
+        with Horizontal(id="pickers"):
+            yield Select([], prompt="run A", id="run-a", compact=True)
+            yield Static(" vs ", classes="vs")
+            yield Select([], prompt="run B (none)", id="run-b", compact=True)
+        with Horizontal(id="compare-body"):
+            yield PassKPlot(id="plot")
+            with VerticalScroll(id="compare-side"):
+                yield DataTable(id="summary", cursor_type="row", show_cursor=False)
+                yield CoverageTable(id="coverage")
+                yield Static("", id="compare-notes")
+                yield DataTable(id="bootstrap", cursor_type="row", show_cursor=False)
+        yield Footer()
+
+    def on_mount(self) -> None:
+        self.query_one(PassKPlot).show_message("loading…")
+        self.load_runs()
+
+    def on_screen_resume(self) -> None:
+        if self._generation not in (-1, self.app.generation):
+            self.load_comparison()
+
+    # -- workers ------------------------------------------------------------------------------
+
+    @work(thread=True, exclusive=True, group="runs", exit_on_error=False)
+    def load_runs(self) -> None:
+        runs = self.app.source.query(reads.list_runs)
+        self.post_message(RunsLoaded(runs))
+
+    @work(thread=True, exclusive=True, group="compare", exit_on_error=False)
+    def load_comparison(self) -> None:
+        app = self.app
+        runs = [r for r in (app.run_a, app.run_b) if r is not None]
+        if not runs:
+            return
+        generation = app.generation
+
+        def compute(db):  # noqa: ANN001, ANN202
+            ks = metrics.log2_ks(views.max_samples(db, [r.id for r in runs]))
+            k = self.coverage_k if len(runs) == 2 else None
+            return ks, analysis.compare(db, runs, ks=ks, coverage_k=k, bootstrap=1000)
+
+        ks, comparison = app.source.query(compute)
+        self._generation = generation
+        self.post_message(ComparisonLoaded(comparison, ks))
+
+    # -- handlers -----------------------------------------------------------------------------
+
+    @on(RunsLoaded)
+    def _runs_loaded(self, message: RunsLoaded) -> None:
+        app = self.app
+        app.runs = message.runs
+        if not message.runs:
+            self.query_one(PassKPlot).show_message("this database has no runs")
+            return
+        if app.run_a is None:
+            app.set_pair(*default_pair(message.runs))
+        options = [(f"{r.label} ({r.dataset}, {r.status})", r.id) for r in message.runs]
+        for sel_id, run in (("#run-a", app.run_a), ("#run-b", app.run_b)):
+            select = self.query_one(sel_id, Select)
+            with select.prevent(Select.Changed):
+                select.set_options(options)
+                select.value = run.id if run is not None else Select.NULL
+        self.load_comparison()
+
+    @on(Select.Changed)
+    def _run_picked(self, event: Select.Changed) -> None:
+        app = self.app
+        by_id = {r.id: r for r in app.runs}
+        run = by_id.get(event.value) if event.value != Select.NULL else None
+        if event.select.id == "run-a":
+            if run is None:
+                return
+            app.set_pair(run, app.run_b)
+        else:
+            app.set_pair(app.run_a, run)
+        self.load_comparison()
+
+    @on(ComparisonLoaded)
+    def _comparison_loaded(self, message: ComparisonLoaded) -> None:
+        self.comparison, self.ks = message.comparison, message.log2_ks
+        comp = message.comparison
+        app = self.app
+        for rc in comp.runs:
+            app.graders[rc.run.id] = rc.grader
+        self._draw_plot()
+        summary = self.query_one("#summary", DataTable)
+        summary.clear(columns=True)
+        k_last = comp.ks[-1] if comp.ks else 1
+        summary.add_columns("run", "problems", "n", "pass@1", f"pass@{k_last}", "model")
+        for key, rc in zip(comp.keys, comp.runs):
+            curve = comp.curves[key]
+            n = f"{rc.n_min}" if rc.n_min == rc.n_max else f"{rc.n_min}–{rc.n_max}"
+            summary.add_row(key, str(len(rc.problem_ids)), n, f"{rc.mean_accuracy():.3f}",
+                            f"{curve[-1]:.3f}" if len(curve) else "—", rc.run.model or "")
+        coverage = self.query_one(CoverageTable)
+        notes = []
+        if comp.coverage is not None:
+            coverage.display = True
+            coverage.show(comp.keys[0], comp.keys[1], comp.coverage, comp.coverage_at_k)
+            cross = comp.crossover_k
+            notes.append(
+                f"crossover k (log2 grid): {cross}" if cross is not None
+                else "crossover: none on this k grid")
+        else:
+            coverage.display = False
+            notes.append("coverage and crossover need two runs on the same dataset")
+        notes += comp.notes
+        self.query_one("#compare-notes", Static).update("\n".join(notes))
+        self._fill_bootstrap()
+
+    def _fill_bootstrap(self) -> None:
+        table = self.query_one("#bootstrap", DataTable)
+        table.clear(columns=True)
+        comp = self.comparison
+        if comp is None or comp.bootstrap is None:
+            table.display = False
+            return
+        table.display = True
+        bs = comp.bootstrap
+        a, b = comp.keys[0], comp.keys[1]
+        table.add_columns("k", f"Δ {b}−{a}", f"{bs.level:.0%} CI")
+        for k, d, lo, hi in zip(bs.ks, bs.diff, bs.low, bs.high):
+            table.add_row(str(k), f"{d:+.3f}", f"[{lo:+.3f}, {hi:+.3f}]")
+
+    def _draw_plot(self) -> None:
+        comp = self.comparison
+        plot = self.query_one(PassKPlot)
+        if comp is None:
+            return
+        if self.show_difference and comp.bootstrap is not None:
+            bs = comp.bootstrap
+            plot.show_difference(bs.ks, bs.diff, bs.low, bs.high,
+                                 f"Δ pass@k ({comp.keys[1]} − {comp.keys[0]})", bs.level)
+        else:
+            plot.show_curves(comp.ks, {k: comp.curves[k] for k in comp.keys})
+
+    @on(CoverageTable.Picked)
+    def _coverage_picked(self, message: CoverageTable.Picked) -> None:
+        from .problems import ProblemsScreen
+
+        ids = frozenset(message.problem_ids) if message.k is not None else None
+        self.app.push_screen(ProblemsScreen(category=message.category, ids=ids, k=message.k))
+
+    @on(RunsChanged)
+    def _runs_changed(self, message: RunsChanged) -> None:
+        if set(self.app.pair_ids) & message.run_ids:
+            self.load_comparison()
+
+    # -- actions ------------------------------------------------------------------------------
+
+    def action_problems(self) -> None:
+        self.app.action_problems()
+
+    def action_toggle_plot(self) -> None:
+        if self.comparison is None or self.comparison.bootstrap is None:
+            self.notify("The difference band needs two runs on the same dataset")
+            return
+        self.show_difference = not self.show_difference
+        self._draw_plot()
+
+    def action_coverage_k(self, step: int) -> None:
+        if not self.ks:
+            return
+        grid = [k for k in self.ks]
+        i = min(range(len(grid)), key=lambda j: abs(grid[j] - self.coverage_k))
+        self.coverage_k = grid[max(0, min(len(grid) - 1, i + step))]
+        self.load_comparison()
+
+    def action_focus_run(self, which: str) -> None:
+        self.query_one(f"#run-{which}", Select).focus()

@@ -1,0 +1,146 @@
+"""Diff: a trace of one run beside the most similar trace of the other, or any two by hand."""
+
+from __future__ import annotations
+
+from reachscope.core import browse
+from reachscope.store import reads, views
+from reachscope.store.reads import SampleRow
+from rich.text import Text
+from textual import on, work
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.widgets import Footer, Header, Static
+
+from ..messages import PairLoaded
+from ..widgets.trace_diff import TraceDiff
+from .base import AppScreen
+
+
+class DiffScreen(AppScreen):
+    """Side-by-side word diff of two samples of one problem.
+
+    With one sample given, the other side is its most similar sample (token-set Jaccard) in the
+    other run of the pair; moving the left side re-pairs. Moving the right side by hand turns
+    pairing off (``a`` turns it back on).
+    """
+
+    BINDINGS = [
+        Binding("escape", "app.back", "Back"),
+        Binding("n", "move('left', 1)", "Left next"),
+        Binding("p", "move('left', -1)", "Left prev"),
+        Binding("N", "move('right', 1)", "Right next"),
+        Binding("P", "move('right', -1)", "Right prev"),
+        Binding("a", "auto", "Auto-pair"),
+        Binding("s", "swap", "Swap"),
+    ]
+
+    def __init__(self, problem_id: int, left_id: int, right_id: int | None = None) -> None:
+        super().__init__()
+        self.problem_id = problem_id
+        self.left_id = left_id
+        self.right_id = right_id
+        self.auto = right_id is None
+        self.rows: dict[int, list[SampleRow]] = {}
+        self.texts: dict[int, dict[int, str]] = {}
+        self.left_run: int | None = None
+        self.right_run: int | None = None
+
+    def compose(self) -> ComposeResult:
+        yield Header()
+        yield Static("loading…", id="diff-head")
+        yield TraceDiff(id="diff")
+        yield Footer()
+
+    def on_mount(self) -> None:
+        self.load_pair()
+
+    def _row(self, sample_id: int) -> SampleRow:
+        for rows in self.rows.values():
+            for row in rows:
+                if row.id == sample_id:
+                    return row
+        raise KeyError(sample_id)
+
+    @work(thread=True, exclusive=True, group="diff", exit_on_error=False)
+    def load_pair(self) -> None:
+        app = self.app
+        if not self.rows:
+            def fetch(db):  # noqa: ANN001, ANN202
+                info = views.sample_info(db, self.left_id, None)
+                if info is None:
+                    raise reads.StoreError(f"no sample {self.left_id}")
+                run_ids = {info["run_id"], *app.pair_ids}
+                if self.right_id is not None:
+                    other = views.sample_info(db, self.right_id, None)
+                    run_ids.add(other["run_id"] if other else info["run_id"])
+                rows, texts = {}, {}
+                for run_id in run_ids:
+                    run = next(r for r in app.runs if r.id == run_id)
+                    grader = app.graders.get(run_id) or reads.resolve_grader(db, run)
+                    rows[run_id] = reads.samples_of_problem(db, run_id, self.problem_id, grader)
+                    texts[run_id] = views.sample_texts(db, run_id, self.problem_id)
+                return info["run_id"], rows, texts
+
+            left_run, self.rows, self.texts = app.source.query(fetch)
+            self.left_run = left_run
+            others = [r for r in app.pair_ids if r != left_run]
+            if self.right_id is not None:
+                self.right_run = self._row(self.right_id).run_id
+            else:
+                self.right_run = others[0] if others else left_run
+        left = self._row(self.left_id)
+        candidates = {sid: t for sid, t in self.texts[self.right_run].items() if sid != left.id}
+        if not candidates:
+            raise reads.StoreError("no other sample to compare with")
+        left_text = self.texts[left.run_id][left.id]
+        if self.auto or self.right_id not in candidates:
+            self.right_id, sim = browse.most_similar(left_text, candidates)
+        else:
+            sim = browse.similarity(left_text, candidates[self.right_id])
+        right = self._row(self.right_id)
+        self.post_message(PairLoaded(left, right, left_text, candidates[right.id], sim,
+                                     self.auto))
+
+    @on(PairLoaded)
+    def _loaded(self, message: PairLoaded) -> None:
+        app = self.app
+        left, right = message.left, message.right
+        chunks = browse.word_diff(message.left_text, message.right_text)
+
+        def title(s: SampleRow) -> Text:
+            return Text(f"{app.label_of(s.run_id)} #{s.sample_idx} {s.verdict or 'ungraded'} "
+                        f"→ {s.answer if s.answer is not None else '—'}")
+
+        n_right = len(self.rows.get(right.run_id, []))
+        how = (f"most similar of {n_right} {app.label_of(right.run_id)} samples" if message.auto
+               else "chosen by hand")
+        changed = sum(len(c.left) + len(c.right) for c in chunks if c.op != "equal")
+        self.query_one("#diff-head", Static).update(Text.assemble(
+            ("similarity ", "dim"), (f"{message.similarity:.2f}", "bold"),
+            (" (token-set Jaccard) · ", "dim"), how, (f" · {changed} words differ", "dim")))
+        self.query_one(TraceDiff).show(chunks, title(left), title(right))
+
+    def action_move(self, side: str, step: int) -> None:
+        if self.left_run is None or self.right_run is None:
+            return
+        run = self.left_run if side == "left" else self.right_run
+        current = self.left_id if side == "left" else self.right_id
+        ids = [r.id for r in self.rows[run]]
+        i = ids.index(current) if current in ids else 0
+        new = ids[(i + step) % len(ids)]
+        if side == "left":
+            self.left_id = new
+        else:
+            self.right_id, self.auto = new, False
+        self.load_pair()
+
+    def action_auto(self) -> None:
+        self.auto = True
+        self.load_pair()
+
+    def action_swap(self) -> None:
+        if self.right_id is None or self.right_run is None:
+            return
+        self.left_id, self.right_id = self.right_id, self.left_id
+        self.left_run, self.right_run = self.right_run, self.left_run
+        self.load_pair()

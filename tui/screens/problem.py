@@ -1,0 +1,173 @@
+"""Problem: the statement, each run's solution set grouped by answer, and the samples."""
+
+from __future__ import annotations
+
+from reachscope.core import browse
+from reachscope.store import reads, views
+from reachscope.store.reads import SampleRow
+from rich.text import Text
+from textual import on, work
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Horizontal, VerticalScroll
+from textual.widgets import DataTable, Footer, Header, Markdown, Static
+
+from ..messages import ProblemLoaded, RunsChanged
+from .base import AppScreen
+
+VERDICT_STYLE = {"correct": "green", "incorrect": "red", "no_answer": "yellow", None: "dim"}
+NONE = "\x01"  # row key part for samples without an extracted answer
+MARK = {"correct": "✓", "incorrect": "✗", "mixed": "±"}
+
+
+def verdict_text(verdict: str | None) -> Text:
+    return Text(verdict or "ungraded", style=VERDICT_STYLE.get(verdict, "yellow"))
+
+
+class ProblemScreen(AppScreen):
+    """One problem across the compared runs."""
+
+    BINDINGS = [
+        Binding("escape", "app.back", "Back"),
+        Binding("d", "diff", "Diff"),
+        Binding("m", "mark", "Mark for diff"),
+        Binding("x", "clear_filter", "All samples"),
+        Binding("tab", "app.focus_next", "Next pane", show=False),
+    ]
+
+    def __init__(self, problem_id: int) -> None:
+        super().__init__()
+        self.problem_id = problem_id
+        self.samples: list[SampleRow] = []
+        self.shown: list[SampleRow] = []
+        self.answer_filter: tuple[int, str | None] | None = None
+        self.marked: int | None = None
+        self._generation = -1
+
+    def compose(self) -> ComposeResult:
+        yield Header()
+        yield Static("", id="problem-head")
+        with VerticalScroll(id="statement-box"):
+            yield Markdown("", id="statement")
+        with Horizontal(id="problem-body"):
+            yield DataTable(id="answers", cursor_type="row")
+            yield DataTable(id="samples", cursor_type="row", zebra_stripes=True)
+        yield Footer()
+
+    def on_mount(self) -> None:
+        self.query_one("#samples", DataTable).focus()
+        self.load_problem()
+
+    def on_screen_resume(self) -> None:
+        if self._generation not in (-1, self.app.generation):
+            self.load_problem()
+
+    @work(thread=True, exclusive=True, group="problem", exit_on_error=False)
+    def load_problem(self) -> None:
+        app = self.app
+        runs = [r for r in (app.run_a, app.run_b) if r is not None]
+        generation = app.generation
+
+        def fetch(db):  # noqa: ANN001, ANN202
+            problem = reads.problems_of(db, [self.problem_id])[self.problem_id]
+            groups, samples = {}, []
+            for run in runs:
+                grader = app.graders.get(run.id) or reads.resolve_grader(db, run)
+                groups[run.id] = views.answer_groups(db, run.id, self.problem_id, grader)
+                samples += reads.samples_of_problem(db, run.id, self.problem_id, grader)
+            return problem, groups, samples
+
+        problem, groups, samples = app.source.query(fetch)
+        self._generation = generation
+        self.post_message(ProblemLoaded(problem, groups, samples))
+
+    @on(ProblemLoaded)
+    def _loaded(self, message: ProblemLoaded) -> None:
+        app = self.app
+        p = message.problem
+        meta = " · ".join(str(p.metadata[k]) for k in ("level", "subject") if p.metadata.get(k))
+        head = Text.assemble(
+            (f"Problem #{p.idx}", "bold"), f"  {meta}  " if meta else "  ",
+            ("reference answer: ", "dim"), (p.answer or "—", "bold reverse"))
+        self.query_one("#problem-head", Static).update(head)
+        self.query_one("#statement", Markdown).update(browse.trace_markdown(p.prompt or ""))
+        answers = self.query_one("#answers", DataTable)
+        answers.clear(columns=True)
+        answers.add_columns("run", "answer", "n", "")
+        for run_id, groups in message.groups.items():
+            for g in groups:
+                answers.add_row(app.label_of(run_id), g.answer if g.answer is not None else "—",
+                                Text(str(g.count), justify="right"),
+                                Text(MARK[g.verdict], style=VERDICT_STYLE.get(g.verdict, "")),
+                                key=f"{run_id}\x00{NONE if g.answer is None else g.answer}")
+        self.samples = message.samples
+        self.show_samples()
+
+    def show_samples(self) -> None:
+        app = self.app
+        table = self.query_one("#samples", DataTable)
+        row = table.cursor_row
+        flt = self.answer_filter
+        self.shown = [s for s in self.samples
+                      if flt is None or (s.run_id == flt[0] and s.answer == flt[1])]
+        table.clear(columns=True)
+        table.add_columns("run", "#", "verdict", "answer", "chars", "tokens", "finish")
+        table.add_rows(
+            (app.label_of(s.run_id) + (" *" if s.id == self.marked else ""),
+             Text(str(s.sample_idx), justify="right"), verdict_text(s.verdict),
+             s.answer if s.answer is not None else "—", Text(f"{s.length:,}", justify="right"),
+             Text("" if s.n_tokens is None else str(s.n_tokens), justify="right"),
+             s.finish_reason or "")
+            for s in self.shown)
+        if table.row_count:
+            table.move_cursor(row=min(row, table.row_count - 1))
+
+    @property
+    def current(self) -> SampleRow | None:
+        table = self.query_one("#samples", DataTable)
+        if not self.shown or table.cursor_row < 0:
+            return None
+        return self.shown[min(table.cursor_row, len(self.shown) - 1)]
+
+    @on(DataTable.RowSelected, "#answers")
+    def _answer_picked(self, event: DataTable.RowSelected) -> None:
+        run, _, answer = str(event.row_key.value).partition("\x00")
+        self.answer_filter = (int(run), None if answer == NONE else answer)
+        self.show_samples()
+        self.query_one("#samples", DataTable).focus()
+
+    @on(DataTable.RowSelected, "#samples")
+    def _sample_picked(self, event: DataTable.RowSelected) -> None:
+        from .trace import TraceScreen
+
+        sample = self.shown[event.cursor_row]
+        same_run = [s for s in self.shown if s.run_id == sample.run_id]
+        self.app.push_screen(TraceScreen(same_run, same_run.index(sample)))
+
+    @on(RunsChanged)
+    def _runs_changed(self, message: RunsChanged) -> None:
+        if set(self.app.pair_ids) & message.run_ids:
+            self.load_problem()
+
+    def action_clear_filter(self) -> None:
+        self.answer_filter = None
+        self.show_samples()
+
+    def action_mark(self) -> None:
+        sample = self.current
+        if sample is not None:
+            self.marked = None if self.marked == sample.id else sample.id
+            self.show_samples()
+            if self.marked:
+                self.notify("Marked; pick another sample and press d to diff the two")
+
+    def action_diff(self) -> None:
+        from .diff import DiffScreen
+
+        sample = self.current
+        if sample is None:
+            return
+        if self.marked is not None and self.marked != sample.id:
+            self.app.push_screen(DiffScreen(self.problem_id, self.marked, sample.id))
+        else:
+            self.app.push_screen(DiffScreen(self.problem_id, sample.id))
