@@ -186,6 +186,11 @@ def run_sampling(
     try:
         with db.atomic():
             pids = writes.upsert_problems(db, dataset.name, problems)
+        # A problem listed twice (same text) is one stored problem: sample it once.
+        unique: dict[int, ProblemIn] = {}
+        for pid, problem in zip(pids, problems):
+            unique.setdefault(pid, problem)
+        pids, problems = list(unique), list(unique.values())
         grader = config.grader or dataset.kind
         pool = _open_pool(grader, config)
         outcomes = []

@@ -54,11 +54,12 @@ def open_db(path: str | Path, read_only: bool = False) -> sqlite_utils.Database:
         conn = sqlite3.connect(
             f"{path.resolve().as_uri()}?mode=ro", uri=True, check_same_thread=False
         )
-        db = sqlite_utils.Database(conn, execute_plugins=False)
-        _set_connection_pragmas(db)
         try:
+            db = sqlite_utils.Database(conn, execute_plugins=False)
+            _set_connection_pragmas(db)
             db.execute("SELECT count(*) FROM sqlite_master").fetchone()
         except sqlite3.DatabaseError as exc:
+            conn.close()
             raise StoreError(f"{path}: not a SQLite database ({exc})") from exc
         if MIGRATIONS.pending(db):
             raise StoreError(

