@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import subprocess
 import sys
 import tempfile
 from pathlib import Path
@@ -19,6 +20,11 @@ from reachscope.store import open_db
 
 HERE = Path(__file__).resolve().parent
 QWEN_FILE = HERE / "data" / "qwen25_math_instruct_math_cot_100.jsonl"
+
+
+def reachscope(args: list[str]) -> None:
+    """Run a reachscope CLI command with this interpreter (as a user would)."""
+    subprocess.run([sys.executable, "-m", "reachscope.core.cli", *args], check=True)
 
 
 def build(out: Path) -> None:
@@ -34,6 +40,10 @@ def build(out: Path) -> None:
                                 fmt="qwen-jsonl", model="Qwen/Qwen2.5-Math-7B-Instruct")
         print(f"imported {result.samples_added} samples ({result.correct} correct) "
               f"of {result.problems} problems", file=sys.stderr)
+        db.close()
+        # reachscope's own math grader next to the upstream scores, so `audit` has two graders.
+        reachscope(["grade", str(tmp), "--run", "qwen-instruct", "--grader", "math"])
+        db = open_db(tmp)
         # A self-contained single file for git: no WAL side files, no free pages.
         db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
         db.disable_wal()
