@@ -130,17 +130,24 @@ async def session(db_path: str, spawned_at: float) -> dict[str, float]:
     from reachscope.tui.screens.compare import CompareScreen
     from reachscope.tui.screens.live import LiveScreen
     from reachscope.tui.screens.problem import ProblemScreen
+    from textual.widgets import DataTable
 
     out: dict[str, float] = {}
     app = create_app(db_path)
     async with app.run_test(size=(120, 40)) as pilot:
-        while not isinstance(app.screen, CompareScreen) or not app.screen.is_mounted:
+        # Interactive: the Compare screen is mounted, its summary table holds the runs' figures
+        # and the screen has processed its messages and been drawn. (`pilot.pause()` with no
+        # delay would also wait for the whole process to go idle, i.e. for the comparison that a
+        # worker computes meanwhile: that is the next figure.)
+        while not (isinstance(app.screen, CompareScreen) and app.screen.is_mounted
+                   and app.screen.query_one("#summary", DataTable).row_count):
             await pilot.pause(0.005)
-        await pilot.pause()
+        await pilot.pause(0)
         out["cold_start_interactive_s"] = time.time() - spawned_at
         screen = app.screen
         while screen.comparison is None:
             await pilot.pause(0.005)
+        await pilot.pause(0)
         out["cold_start_curves_s"] = time.time() - spawned_at
 
         await pilot.press("p")
@@ -212,6 +219,10 @@ def main() -> None:
     import shutil
 
     scratch = OUT / "tui_bench_scratch.db"
+    # A WAL left by the last run's writer would be replayed onto the fresh copy, and the live
+    # step's writes (idempotent) would then change nothing.
+    for stale in (Path(f"{scratch}-wal"), Path(f"{scratch}-shm")):
+        stale.unlink(missing_ok=True)
     shutil.copyfile(DB, scratch)
     t = time.time()
     proc = subprocess.run([sys.executable, __file__, "--session", str(scratch), str(t)],

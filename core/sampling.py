@@ -11,23 +11,21 @@ from __future__ import annotations
 
 import hashlib
 import os
-import queue
 import shlex
 import socket
 import sys
-import threading
 import time
 from collections.abc import Iterator, Sequence
-from concurrent.futures import Future
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
 
 import sqlite_utils
-from reachscope.store import GradeIn, ProblemIn, RunSpec, SampleIn, open_db, writes
+from reachscope.store import ProblemIn, RunSpec, open_db, writes
 
-from .backends import Backend, BackendError, GenerationParams, Request, RequestResult, make_backend
+from .backends import Backend, BackendError, GenerationParams, Request, make_backend
 from .prompts import PromptTemplate, load_template
+from .sample_writer import SampleWriter
 
 #: Parameters that define what a run's samples are; resuming with other values is refused.
 GENERATION_KEYS = ("temperature", "top_p", "top_k", "max_tokens", "seed", "template_text",
@@ -98,8 +96,16 @@ class ModelOutcome:
     written: int = 0
     tokens: int = 0
     graded: int = 0
+    #: Wall time of the model's run, loading included.
     elapsed_s: float = 0.0
+    #: Wall time from the first request to the last sample written (what tokens/s divides by).
+    generate_s: float = 0.0
     errors: list[str] = field(default_factory=list)
+
+    @property
+    def tokens_per_s(self) -> float:
+        """Generated tokens per second of generation."""
+        return self.tokens / self.generate_s if self.generate_s > 0 else 0.0
 
 
 class Reporter(Protocol):
@@ -278,19 +284,31 @@ def _sample_model(
     started = time.perf_counter()
     requests = _plan(db, run_id, config, problems, pids, template)
     outcome.planned = sum(r.n for r in requests)
-    reporter.start(model.label, len(problems) * config.n,
-                   len(problems) * config.n - outcome.planned)
-    writer = _Writer(db, run_id, pool, config, problems, pids, outcome)
+    total = len(problems) * config.n
+    writer = SampleWriter(db, run_id, pool, dict(zip(pids, problems)), config.batch_size,
+                          config.flush_s)
     writer.start()
     writer.grade_backlog()
     backend: Backend | None = shared
     status = "failed"
+    gen_started: float | None = None
     try:
         if requests:
             if backend is None:
                 backend = make_backend(config.backend, model.path, config.backend_options)
                 backend.open()
             session["backend"] = backend.provenance()
+            if template.chat:
+                # The chat template applied to the template itself: the exact prompt of a sample
+                # is this text with {problem} replaced (None where a server renders it).
+                session["chat_prompt_template"] = backend.render_chat(
+                    template.messages("{problem}")
+                )
+        # Progress starts once the model is loaded, so its rates are generation rates.
+        reporter.start(model.label, total, total - outcome.planned)
+        gen_started = time.perf_counter()
+        if requests:
+            assert backend is not None
             requests = _split(requests, getattr(backend, "max_request_n", None))
             gen = GenerationParams(config.temperature, config.top_p, config.max_tokens,
                                    config.top_k)
@@ -305,6 +323,8 @@ def _sample_model(
                 writer.put(result)
                 outcome.tokens += result.tokens
                 reporter.advance(model.label, len(result.completions), result.tokens)
+        writer.sync()
+        outcome.generate_s = time.perf_counter() - gen_started
         status = "failed" if outcome.errors else "finished"
     except BackendError as exc:
         outcome.errors.append(str(exc))
@@ -319,6 +339,7 @@ def _sample_model(
         except Exception as exc:  # noqa: BLE001 - recorded in the run, raised by put() already
             outcome.errors.append(f"writing to {config.db}: {exc}")
             status = "failed"
+        outcome.written, outcome.graded = writer.written, writer.graded
         if backend is not None and backend is not shared:
             try:
                 backend.close()
@@ -326,7 +347,8 @@ def _sample_model(
                 outcome.errors.append(f"closing the backend: {exc}")
         outcome.status = status
         outcome.elapsed_s = time.perf_counter() - started
-        reporter.stop(model.label)
+        if gen_started is not None:
+            reporter.stop(model.label)
         _finish_run(db, run_id, status, session, outcome)
 
 
@@ -439,6 +461,7 @@ def _finish_run(
         samples_written=outcome.written,
         tokens=outcome.tokens,
         elapsed_s=round(outcome.elapsed_s, 3),
+        generate_s=round(outcome.generate_s, 3),
         errors=outcome.errors[:100],
     )
     row = db.execute("SELECT provenance FROM runs WHERE id = ?", [run_id]).fetchone()
@@ -449,178 +472,14 @@ def _finish_run(
     for key in ("versions", "gpu", "model_config_sha256"):
         if key in backend:
             prov[key] = backend[key]
+    if "chat_prompt_template" in session:
+        prov["chat_prompt_template"] = session["chat_prompt_template"]
     prov["host"] = session["host"]
     prov["command"] = session["command"]
     fields: dict[str, Any] = {"status": status, "provenance": prov}
+    if backend.get("revision"):
+        fields["revision"] = backend["revision"]
     if status == "finished":
         fields["finished_at"] = session["finished_at"]
     with db.atomic():
         writes.update_run(db, run_id, **fields)
-
-
-class _Writer(threading.Thread):
-    """Owns database writes during a run: sample batches and the grades that come back."""
-
-    def __init__(
-        self,
-        db: sqlite_utils.Database,
-        run_id: int,
-        pool: Any,
-        config: SampleConfig,
-        problems: list[ProblemIn],
-        pids: list[int],
-        outcome: ModelOutcome,
-    ) -> None:
-        super().__init__(name="sample-writer", daemon=True)
-        self.db = db
-        self.run_id = run_id
-        self.pool = pool
-        self.config = config
-        self.problem_of = dict(zip(pids, problems))
-        self.outcome = outcome
-        self.inbox: queue.Queue[tuple[str, Any]] = queue.Queue()
-        self.pending: set[Future[Any]] = set()
-        self.lock = threading.Lock()
-        self.failure: BaseException | None = None
-
-    def put(self, result: RequestResult) -> None:
-        """Queue a completed request for the next batch."""
-        if self.failure is not None:
-            raise self.failure
-        self.inbox.put(("result", result))
-
-    def grade_backlog(self) -> None:
-        """Queue the run's stored samples that the grader has not graded (from earlier runs)."""
-        if self.pool is not None:
-            self.inbox.put(("backlog", None))
-
-    def finish(self, wait_grades: bool) -> None:
-        """Write what is queued, then (optionally) wait for outstanding grades; stop."""
-        self.inbox.put(("stop", wait_grades))
-        self.join()
-        if self.failure is not None:
-            raise self.failure
-
-    def run(self) -> None:
-        batch: list[RequestResult] = []
-        size = 0
-        deadline = time.monotonic() + self.config.flush_s
-        try:
-            while True:
-                try:
-                    kind, item = self.inbox.get(timeout=max(0.0, deadline - time.monotonic()))
-                except queue.Empty:
-                    kind, item = "tick", None
-                if kind == "result":
-                    batch.append(item)
-                    size += len(item.completions)
-                elif kind == "grades":
-                    self._write_grades(item)
-                elif kind == "backlog":
-                    self._grade_backlog()
-                if batch and (size >= self.config.batch_size or kind in ("tick", "stop")
-                              or time.monotonic() >= deadline):
-                    self._write(batch)
-                    batch, size = [], 0
-                if kind == "tick" or time.monotonic() >= deadline:
-                    deadline = time.monotonic() + self.config.flush_s
-                if kind == "stop":
-                    self._drain_grades(wait=bool(item))
-                    return
-        except BaseException as exc:  # noqa: BLE001 - handed to the main thread
-            self.failure = exc
-
-    def _write(self, batch: list[RequestResult]) -> None:
-        rows = []
-        for result in batch:
-            req = result.request
-            for i, c in enumerate(result.completions):
-                rows.append(
-                    SampleIn(
-                        problem_id=req.key,
-                        sample_idx=req.start + i,
-                        text=c.text,
-                        n_tokens=c.n_tokens,
-                        finish_reason=c.finish_reason,
-                        seed=None if req.seed is None else req.seed + i,
-                        latency_s=result.latency_s,
-                    )
-                )
-        with self.db.atomic():
-            inserted = writes.write_samples(self.db, self.run_id, rows)
-            tasks = self._tasks_for(batch) if self.pool is not None else []
-        self.outcome.written += inserted
-        if tasks:
-            self._submit(tasks)
-
-    def _tasks_for(self, batch: list[RequestResult]) -> list[Any]:
-        from .graders import GradeTask
-
-        tasks = []
-        for result in batch:
-            req = result.request
-            problem = self.problem_of[req.key]
-            for sid, text in self.db.execute(
-                "SELECT id, text FROM samples WHERE run_id = ? AND problem_id = ? "
-                "AND sample_idx BETWEEN ? AND ?",
-                [self.run_id, req.key, req.start, req.start + req.n - 1],
-            ):
-                tasks.append(GradeTask(key=sid, completion=text, reference=problem.answer,
-                                       problem={"prompt": problem.prompt,
-                                                "metadata": problem.metadata}))
-        return tasks
-
-    def _grade_backlog(self) -> None:
-        from .graders import GradeTask
-
-        last = 0
-        while True:
-            rows = self.db.execute(
-                "SELECT s.id, s.text, s.problem_id FROM samples s "
-                "WHERE s.run_id = ? AND s.id > ? AND NOT EXISTS (SELECT 1 FROM grades g "
-                "WHERE g.sample_id = s.id AND g.grader = ?) ORDER BY s.id LIMIT 512",
-                [self.run_id, last, self.pool.grader_name],
-            ).fetchall()
-            if not rows:
-                return
-            tasks = []
-            for sid, text, pid in rows:
-                problem = self.problem_of.get(pid)
-                if problem is not None:
-                    tasks.append(GradeTask(key=sid, completion=text, reference=problem.answer,
-                                           problem={"prompt": problem.prompt,
-                                                    "metadata": problem.metadata}))
-            if tasks:
-                self._submit(tasks)
-            last = int(rows[-1][0])
-
-    def _submit(self, tasks: list[Any]) -> None:
-        fut = self.pool.submit_batch(tasks)
-        with self.lock:
-            self.pending.add(fut)
-        fut.add_done_callback(lambda f: self.inbox.put(("grades", f)))
-
-    def _write_grades(self, fut: Future[Any]) -> None:
-        with self.lock:
-            self.pending.discard(fut)
-        if fut.cancelled() or fut.exception() is not None:
-            return  # left ungraded; the next run (or `reachscope grade`) grades them
-        name, version = self.pool.grader_name, self.pool.grader_version
-        grades = [GradeIn(r.key, name, r.verdict, r.answer, r.detail, version)
-                  for r in fut.result()]
-        with self.db.atomic():
-            writes.write_grades(self.db, grades)
-        self.outcome.graded += len(grades)
-
-    def _drain_grades(self, wait: bool) -> None:
-        deadline = time.monotonic() + (3600.0 if wait else 5.0)
-        while True:
-            with self.lock:
-                if not self.pending:
-                    break
-            try:
-                kind, item = self.inbox.get(timeout=max(0.0, deadline - time.monotonic()))
-            except queue.Empty:
-                break
-            if kind == "grades":
-                self._write_grades(item)

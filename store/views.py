@@ -42,6 +42,16 @@ class AnswerGroup:
 
 
 @dataclass
+class RunSummary:
+    """A run's counts in brief: problems graded, the range of n, and mean c/n (= pass@1)."""
+
+    problems: int
+    n_min: int
+    n_max: int
+    mean_accuracy: float
+
+
+@dataclass
 class RunProgress:
     """How far a run has got: samples stored and graded against its target."""
 
@@ -79,6 +89,17 @@ def problem_lines(db: sqlite_utils.Database, dataset: str,
             lines[pid] = ProblemLine(int(pid), int(idx), prompt, answer,
                                      json.loads(metadata or "{}"), counts[pid])
     return list(lines.values())
+
+
+def run_summary(db: sqlite_utils.Database, run_id: int, grader: str) -> RunSummary:
+    """Problems graded, min and max n, and mean c/n of one run (one row per problem read)."""
+    problems, n_min, n_max, mean = db.execute(
+        "SELECT count(*), min(n), max(n), avg(CAST(c AS REAL) / n) FROM counts "
+        "WHERE run_id = ? AND grader = ? AND n > 0",
+        [run_id, grader],
+    ).fetchone()
+    return RunSummary(int(problems), int(n_min or 0), int(n_max or 0),
+                      float("nan") if mean is None else float(mean))
 
 
 def answer_groups(db: sqlite_utils.Database, run_id: int, problem_id: int,

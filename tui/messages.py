@@ -3,18 +3,22 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from reachscope.core.analysis import Comparison
 from reachscope.store import Run
 from reachscope.store.reads import ProblemRow, SampleRow
-from reachscope.store.views import AnswerGroup, ProblemLine, RunProgress
+from reachscope.store.views import AnswerGroup, ProblemLine, RunProgress, RunSummary
 from textual.message import Message
+
+if TYPE_CHECKING:  # numpy and the analysis code load with the first comparison, not at start-up
+    from reachscope.core.analysis import Comparison
 
 
 @dataclass
 class RunsLoaded(Message):
     runs: list[Run]
+    #: Cheap per-run figures of the pair to compare, shown until the comparison is computed.
+    summaries: dict[int, RunSummary] = field(default_factory=dict)
 
 
 @dataclass

@@ -172,6 +172,8 @@ class HFBackend(Backend):
             "backend": self.name,
             "model": self.model,
             "model_config_sha256": model_config_hash(self.model),
+            # The hub commit the files came from (None for a plain local directory).
+            "revision": getattr(getattr(self._model, "config", None), "_commit_hash", None),
             "device": self.device,
             "dtype": self.dtype_spec,
             "batch_size": self.batch_size,

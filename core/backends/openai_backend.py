@@ -159,7 +159,10 @@ class OpenAIBackend(Backend):
         finally:
             # Consumer stopped early (Ctrl-C): cancel what is in flight and let the loop end.
             if worker.is_alive() and main:
-                loop.call_soon_threadsafe(main[0].cancel)
+                try:
+                    loop.call_soon_threadsafe(main[0].cancel)
+                except RuntimeError:  # the loop closed in between: nothing left to cancel
+                    pass
             worker.join(timeout=10)
 
     async def _request(

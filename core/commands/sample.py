@@ -209,6 +209,20 @@ def sample_command(ctx: click.Context, run_file: Path | None, quiet: bool, **opt
 
     Running the same command again resumes: only missing (problem, sample index) pairs are
     generated. Ctrl-C stops cleanly and marks the run interrupted.
+
+    \b
+    Example:
+      reachscope sample --db runs.db --dataset math500 --model base=Qwen/Qwen2.5-7B \\
+        --model rl=/models/qwen-rl --n 128 --temperature 0.6 --top-p 0.95 \\
+        --max-tokens 16384 --seed 0 --backend vllm
+
+    \b
+    A run file holds the same keys (dashes or underscores), models as a table:
+      db = "runs.db"
+      dataset = "math500"
+      n = 128
+      [model]
+      base = "Qwen/Qwen2.5-7B"
     """
     from reachscope.core.backends import BackendError
     from reachscope.core.datasets import DatasetError
@@ -248,9 +262,8 @@ def _summary(console: Console, outcomes: list[Any]) -> None:
     for col in ("model", "run", "status", "new samples", "graded", "tokens", "tok/s", "errors"):
         table.add_column(col, justify="right" if col not in ("model", "status") else "left")
     for o in outcomes:
-        rate = o.tokens / o.elapsed_s if o.elapsed_s > 0 else 0.0
         table.add_row(o.label, str(o.run_id), o.status, str(o.written), str(o.graded),
-                      str(o.tokens), f"{rate:.1f}", str(len(o.errors)))
+                      str(o.tokens), f"{o.tokens_per_s:.1f}", str(len(o.errors)))
     if not console.quiet:
         Console().print(table)
     errors = Console(stderr=True)

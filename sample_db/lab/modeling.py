@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import json
 import random
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 
 import torch
-from tokenizers import Regex, Tokenizer, decoders, models, pre_tokenizers, trainers
+from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
 from transformers import PreTrainedTokenizerFast, Qwen2Config, Qwen2ForCausalLM
 
 from sample_db.lab import task
@@ -22,23 +23,45 @@ PAD, EOS, UNK = "<pad>", "<eos>", "<unk>"
 HEAD_DIM = 32
 
 
-def setup_cpu(threads: int = 2) -> None:
-    """Caps torch to ``threads`` threads: the lab runs on a small shared machine."""
+#: One thread by default: on the shared 2-core machine, two OpenMP threads competing with other
+#: processes ran a training step 5-10x slower than one (measured 0.3-5 s vs 0.5 s per step).
+DEFAULT_THREADS = 1
+
+
+def setup_cpu(threads: int = DEFAULT_THREADS) -> None:
+    """Caps torch's intra-op threads: the lab runs on a small shared machine."""
     torch.set_num_threads(threads)
 
 
 def build_tokenizer(corpus: Iterable[str]) -> PreTrainedTokenizerFast:
-    """Trains a character-level tokenizer on ``corpus`` (one token per character, so digits are
-    never merged and arithmetic stays learnable), with pad, eos and unk special tokens."""
-    tok = Tokenizer(models.WordLevel(unk_token=UNK))
-    tok.pre_tokenizer = pre_tokenizers.Split(Regex(r"[\s\S]"), behavior="isolated")
-    tok.decoder = decoders.Fuse()
-    trainer = trainers.WordLevelTrainer(special_tokens=[PAD, EOS, UNK], min_frequency=1)
-    # Every printable ASCII character gets a token, so an unusual prompt never maps to <unk>.
-    printable = "".join(chr(c) for c in range(32, 127)) + "\n"
-    tok.train_from_iterator([*corpus, printable], trainer=trainer)
+    """Trains a byte-level tokenizer with no merges on ``corpus``: one token per character, so
+    digits are never merged and arithmetic stays learnable, plus pad, eos and unk tokens.
+
+    Byte-level BPE (rather than a plain character vocabulary) because transformers 5's
+    ``AutoTokenizer`` rebuilds any ``qwen2`` model's tokenizer as ``Qwen2Tokenizer`` (byte-level
+    pre-tokenizer and decoder) from the saved vocabulary and merges; with a byte-level alphabet and
+    no merges that rebuild tokenizes exactly like this tokenizer.
+    """
+    tok = Tokenizer(models.BPE())
+    tok.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
+    tok.decoder = decoders.ByteLevel()
+    alphabet = pre_tokenizers.ByteLevel.alphabet()
+    # The vocabulary is exactly the specials plus the 256 byte symbols: no room for a merge.
+    trainer = trainers.BpeTrainer(vocab_size=3 + len(alphabet), special_tokens=[PAD, EOS, UNK],
+                                  initial_alphabet=alphabet, show_progress=False)
+    tok.train_from_iterator(corpus, trainer=trainer)
     return PreTrainedTokenizerFast(tokenizer_object=tok, pad_token=PAD, eos_token=EOS,
                                    unk_token=UNK, model_max_length=256)
+
+
+def save_tokenizer(tokenizer: PreTrainedTokenizerFast, path: Path) -> None:
+    """``save_pretrained``, naming the class ``PreTrainedTokenizerFast`` (transformers 5 writes
+    ``TokenizersBackend``, which transformers 4 and older vLLM releases cannot resolve)."""
+    tokenizer.save_pretrained(path)
+    config_path = Path(path) / "tokenizer_config.json"
+    config = json.loads(config_path.read_text())
+    config["tokenizer_class"] = "PreTrainedTokenizerFast"
+    config_path.write_text(json.dumps(config, indent=2) + "\n")
 
 
 def tokenizer_corpus(seed: int, size: int = 20000) -> list[str]:
@@ -96,26 +119,59 @@ def token_logprobs(model: Qwen2ForCausalLM, batch: dict[str, torch.Tensor]) -> t
     return logp.gather(-1, batch["input_ids"][:, 1:].unsqueeze(-1)).squeeze(-1)
 
 
+def encode_ids(prompt_ids: Sequence[list[int]], completion_ids: Sequence[list[int]],
+               pad_id: int) -> dict[str, torch.Tensor]:
+    """Like :func:`encode`, from token ids (a sampled completion keeps its exact tokens)."""
+    rows = [p + c for p, c in zip(prompt_ids, completion_ids)]
+    width = max(len(r) for r in rows)
+    ids = torch.full((len(rows), width), pad_id, dtype=torch.long)
+    attention = torch.zeros((len(rows), width), dtype=torch.long)
+    loss_mask = torch.zeros((len(rows), width - 1), dtype=torch.float)
+    for i, (row, p) in enumerate(zip(rows, prompt_ids)):
+        ids[i, : len(row)] = torch.tensor(row)
+        attention[i, : len(row)] = 1
+        loss_mask[i, len(p) - 1 : len(row) - 1] = 1.0
+    return {"input_ids": ids, "attention_mask": attention, "loss_mask": loss_mask}
+
+
 @torch.no_grad()
-def sample(model: Qwen2ForCausalLM, tokenizer: PreTrainedTokenizerFast, prompts: Sequence[str],
-           n: int, temperature: float = 1.0, max_new_tokens: int = 100) -> list[list[str]]:
-    """``n`` pure samples (no top-k/top-p) per prompt with transformers' ``generate``.
+def sample_ids(model: Qwen2ForCausalLM, tokenizer: PreTrainedTokenizerFast,
+               prompts: Sequence[str], n: int, temperature: float = 1.0,
+               max_new_tokens: int = task.MAX_CHARS) -> tuple[list[list[int]], list[list[int]]]:
+    """``n`` pure samples (no top-k, no top-p) per prompt with transformers' ``generate``.
 
     Returns:
-        For each prompt, its ``n`` completions as text, special tokens removed.
+        The prompts' token ids, and for every prompt in order its ``n`` completions' token ids
+        (flattened, prompt-major), each cut after its first end-of-sequence token.
     """
     was_training = model.training
     model.eval()
     tokenizer.padding_side = "left"
     enc = tokenizer(list(prompts), return_tensors="pt", padding=True, add_special_tokens=False)
+    tokenizer.padding_side = "right"
     out = model.generate(
-        input_ids=enc["input_ids"], attention_mask=enc["attention_mask"], do_sample=True,
+        input_ids=enc["input_ids"].to(model.device),
+        attention_mask=enc["attention_mask"].to(model.device), do_sample=True,
         temperature=temperature, top_k=0, top_p=1.0, max_new_tokens=max_new_tokens,
         num_return_sequences=n, pad_token_id=tokenizer.pad_token_id,
         eos_token_id=tokenizer.eos_token_id,
     )
-    tokenizer.padding_side = "right"
     if was_training:
         model.train()
-    texts = tokenizer.batch_decode(out[:, enc["input_ids"].shape[1]:], skip_special_tokens=True)
+    prompt_ids = [[t for t, m in zip(row, mask) if m] for row, mask in
+                  zip(enc["input_ids"].tolist(), enc["attention_mask"].tolist())]
+    completions = []
+    for row in out[:, enc["input_ids"].shape[1]:].cpu().tolist():
+        if tokenizer.eos_token_id in row:
+            row = row[: row.index(tokenizer.eos_token_id) + 1]
+        completions.append(row)
+    return prompt_ids, completions
+
+
+def sample(model: Qwen2ForCausalLM, tokenizer: PreTrainedTokenizerFast, prompts: Sequence[str],
+           n: int, temperature: float = 1.0, max_new_tokens: int = task.MAX_CHARS,
+           ) -> list[list[str]]:
+    """Like :func:`sample_ids`, as text: for each prompt, its ``n`` completions."""
+    _, completions = sample_ids(model, tokenizer, prompts, n, temperature, max_new_tokens)
+    texts = tokenizer.batch_decode(completions, skip_special_tokens=True)
     return [texts[i * n:(i + 1) * n] for i in range(len(prompts))]

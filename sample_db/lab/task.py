@@ -1,17 +1,19 @@
 """A synthetic, verifiable arithmetic task with a difficulty range.
 
 A problem is a fully parenthesised chain of operations on integers, for example
-``What is ((7+5)*3)-4?``. Its difficulty is the number of operations (1 to ``MAX_DIFFICULTY``). Every
-intermediate value stays in ``[0, 999]`` and divisions are exact, so the answer is a non-negative
-integer and a standard math grader can judge a completion that ends in ``\\boxed{answer}``.
+``What is ((7+5)*3)-4?``. Its difficulty is the number of operations (1 to ``MAX_DIFFICULTY``).
+Every intermediate value stays in ``[0, 99]`` and divisions are exact, so the answer is a
+non-negative integer and a standard math grader can judge a completion that ends in
+``\\boxed{answer}``.
 
 A solution trace is a short chain of thought, one line per operation, in one of several strategies
 (direct, or splitting an operand into tens and units). Traces used to train the base model may carry
 deliberate arithmetic slips (``noise``): a wrong step result that the rest of the chain then builds
 on, so the trace ends in a wrong answer, as imperfect human-written data does.
 
-The test set is a fixed list drawn from its own seed; training problems come from a seeded stream that
-skips every problem whose text hash is in the test set, so the two are disjoint by construction.
+The test set is a fixed list drawn from its own seed; training problems come from a seeded stream
+that skips every problem whose text hash is in the test set, so the two are disjoint by
+construction.
 """
 
 from __future__ import annotations
@@ -20,13 +22,15 @@ import hashlib
 import json
 import random
 from collections.abc import Iterator
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from pathlib import Path
 
 MAX_DIFFICULTY = 6
-MAX_VALUE = 999
-#: Separates the problem (the prompt) from the solution. The model emits it itself, so a prompt with or
-#: without a trailing newline both work.
+#: Every intermediate value is at most two digits: a sub-million-parameter model learns the
+#: arithmetic facts it needs within minutes of CPU training (at three digits it did not).
+MAX_VALUE = 99
+#: Separates the problem (the prompt) from the solution. The model emits it itself, so a prompt
+#: with or without a trailing newline both work.
 SEPARATOR = "\n"
 #: Longest prompt + separator + trace, in characters (= tokens: the tokenizer is character level),
 #: leaving one for the end-of-sequence token. Keeps CPU training and sampling fast.
@@ -84,9 +88,9 @@ def _random_step(rng: random.Random, value: int) -> Step:
     while True:
         op = rng.choices(choices, weights)[0]
         if op == "+" and value + 2 <= MAX_VALUE:
-            operand = rng.randint(2, min(99, MAX_VALUE - value))
+            operand = rng.randint(2, min(40, MAX_VALUE - value))
         elif op == "-" and value >= 4:
-            operand = rng.randint(2, min(99, value))
+            operand = rng.randint(2, min(40, value))
         elif op == "*" and 2 <= value and value * 2 <= MAX_VALUE:
             operand = rng.randint(2, min(9, MAX_VALUE // value))
         elif op == "/":
@@ -146,7 +150,7 @@ def train_stream(seed: int, difficulties: tuple[int, ...] = tuple(range(1, MAX_D
 
 
 def _split_step(step: Step, result: int) -> str:
-    """``a op b`` through tens and units, e.g. ``36+27=56+7=63``, where that applies; else direct."""
+    """``a op b`` through tens and units where that applies (``36+27=56+7=63``), else direct."""
     a, op, b = step.lhs, step.op, step.operand
     if op in "+-" and b >= 10 and b % 10:
         tens, units = b - b % 10, b % 10

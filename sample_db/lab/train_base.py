@@ -25,15 +25,15 @@ from sample_db.lab import modeling, task
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--steps", type=int, default=1200)
-    parser.add_argument("--batch-size", type=int, default=64)
+    parser.add_argument("--steps", type=int, default=900)
+    parser.add_argument("--batch-size", type=int, default=48)
     parser.add_argument("--lr", type=float, default=3e-3)
     parser.add_argument("--noise", type=float, default=0.08,
                         help="probability that a trace step carries an arithmetic slip")
-    parser.add_argument("--layers", type=int, default=4)
+    parser.add_argument("--layers", type=int, default=3)
     parser.add_argument("--hidden", type=int, default=128)
-    parser.add_argument("--eval-every", type=int, default=200)
-    parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--eval-every", type=int, default=150)
+    parser.add_argument("--threads", type=int, default=modeling.DEFAULT_THREADS)
     parser.add_argument("--out", type=Path, default=modeling.BASE_DIR)
     parser.add_argument("--curves", type=Path, default=modeling.CURVES_DIR)
     return parser.parse_args(argv)
@@ -80,13 +80,21 @@ def main(argv: list[str] | None = None) -> None:
     for step in range(args.steps):
         problems = [next(stream) for _ in range(args.batch_size)]
         completions = [task.SEPARATOR + task.render_solution(p, rng, args.noise) for p in problems]
-        batch = modeling.encode(tokenizer, [p.text for p in problems], completions)
-        logp = modeling.token_logprobs(model, batch)
-        loss = -(logp * batch["loss_mask"]).sum() / batch["loss_mask"].sum()
+        # Two length-sorted halves, each padded to its own width: a third less padding.
+        order = sorted(range(len(problems)), key=lambda i: len(problems[i].text + completions[i]))
+        n_tokens = sum(len(c) + 1 for c in completions)
+        optimizer.zero_grad(set_to_none=True)
+        loss_sum = 0.0
+        for half in (order[: len(order) // 2], order[len(order) // 2:]):
+            batch = modeling.encode(tokenizer, [problems[i].text for i in half],
+                                    [completions[i] for i in half])
+            logp = modeling.token_logprobs(model, batch)
+            part = -(logp * batch["loss_mask"]).sum() / n_tokens
+            part.backward()
+            loss_sum += part.item()
+        loss = torch.tensor(loss_sum)
         for group in optimizer.param_groups:
             group["lr"] = lr_at(step, args.steps, args.lr)
-        optimizer.zero_grad(set_to_none=True)
-        loss.backward()
         torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
         optimizer.step()
         row: dict[str, float | int | str] = {
@@ -106,7 +114,7 @@ def main(argv: list[str] | None = None) -> None:
         eos_token_id=tokenizer.eos_token_id, pad_token_id=tokenizer.pad_token_id,
         max_new_tokens=task.MAX_CHARS, do_sample=True, temperature=1.0, top_k=0, top_p=1.0)
     model.save_pretrained(args.out)
-    tokenizer.save_pretrained(args.out)
+    modeling.save_tokenizer(tokenizer, args.out)
     args.curves.mkdir(parents=True, exist_ok=True)
     with (args.curves / "base.csv").open("w", newline="") as f:
         writer = csv.DictWriter(f, fieldnames=list(rows[0]))

@@ -45,7 +45,12 @@ def test_requests_over_batch_size_are_split_by_caller(backend) -> None:
 
 def test_chat_messages_use_the_chat_template(backend) -> None:
     text = backend.render_chat([{"role": "user", "content": "hi"}])
-    assert text == "<|im_start|>user\nhi<|im_end|>\n<|im_start|>assistant\n"
+    from transformers import AutoTokenizer
+
+    tok = AutoTokenizer.from_pretrained(backend.model)
+    assert text == tok.apply_chat_template([{"role": "user", "content": "hi"}], tokenize=False,
+                                           add_generation_prompt=True)
+    assert "hi" in text and text != "hi"
     [res] = backend.generate([Request(3, 0, 1, seed=1, messages=[{"role": "user",
                                                                    "content": "hi"}])], PARAMS)
     assert res.error is None and len(res.completions) == 1

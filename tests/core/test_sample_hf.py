@@ -154,3 +154,22 @@ def test_a_failing_problem_does_not_stop_the_others(tmp_path: Path, tiny_model: 
         status, prov = conn.execute("SELECT status, provenance FROM runs").fetchone()
     assert status == "failed" and "exceeds the context" in json.loads(prov)["sessions"][0][
         "errors"][0]
+
+
+def test_chat_template_prompt_is_recorded(tmp_path: Path, math_file: Path,
+                                          tiny_model: Path) -> None:
+    cfg = SampleConfig(db=tmp_path / "chat.db", dataset=str(math_file),
+                       models=[parse_model(f"m={tiny_model}")], backend="hf", n=1,
+                       max_tokens=4, limit=1, grader="none", template="plain",
+                       chat_template=True, backend_options={"device": "cpu"})
+    [outcome] = run_sampling(cfg)
+    assert outcome.status == "finished"
+    with sqlite3.connect(cfg.db) as conn:
+        params, prov = conn.execute("SELECT params, provenance FROM runs").fetchone()
+    assert json.loads(params)["chat_template"] is True
+    from transformers import AutoTokenizer
+
+    expected = AutoTokenizer.from_pretrained(tiny_model).apply_chat_template(
+        [{"role": "user", "content": "{problem}"}], tokenize=False, add_generation_prompt=True
+    )
+    assert json.loads(prov)["chat_prompt_template"] == expected

@@ -98,6 +98,7 @@ def test_killed_and_interrupted_runs_resume_exactly(tmp_path: Path, math_file: P
     _, err = proc.communicate(timeout=60)
     with sqlite3.connect(db) as conn:
         status = conn.execute("SELECT status FROM runs").fetchone()[0]
+    print(f"SIGINT: exit {proc.returncode}, run {status}")
     if proc.returncode == 130:
         assert status == "interrupted", err.decode()
     else:  # it finished before the signal arrived

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from reachscope.core import analysis, metrics
-from reachscope.store import Run, reads, views
+from typing import TYPE_CHECKING
+
+from reachscope.store import Run, StoreError, reads, views
 from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding
@@ -14,6 +15,9 @@ from ..messages import ComparisonLoaded, RunsChanged, RunsLoaded
 from ..widgets.coverage_table import CoverageTable
 from ..widgets.passk_plot import PassKPlot
 from .base import AppScreen
+
+if TYPE_CHECKING:  # numpy and the analysis code load in the first comparison's worker
+    from reachscope.core import analysis
 
 
 def default_pair(runs: list[Run]) -> tuple[Run | None, Run | None]:
@@ -73,11 +77,29 @@ class CompareScreen(AppScreen):
 
     @work(thread=True, exclusive=True, group="runs", exit_on_error=False)
     def load_runs(self) -> None:
-        runs = self.app.source.query(reads.list_runs)
-        self.post_message(RunsLoaded(runs))
+        """The runs, and cheap figures of the pair to compare (from `counts`) to show at once;
+        the comparison itself (pass@k, coverage, bootstrap) follows in :meth:`load_comparison`."""
+        app = self.app
+
+        def fetch(db):  # noqa: ANN001, ANN202
+            runs = reads.list_runs(db)
+            pair = (app.run_a, app.run_b) if app.run_a is not None else default_pair(runs)
+            summaries = {}
+            for run in (r for r in pair if r is not None):
+                try:
+                    grader = app.graders.get(run.id) or reads.resolve_grader(db, run)
+                except StoreError:
+                    continue  # no grades yet: the comparison will say so
+                summaries[run.id] = views.run_summary(db, run.id, grader)
+            return runs, summaries
+
+        runs, summaries = app.source.query(fetch)
+        self.post_message(RunsLoaded(runs, summaries))
 
     @work(thread=True, exclusive=True, group="compare", exit_on_error=False)
     def load_comparison(self) -> None:
+        from reachscope.core import analysis, metrics
+
         app = self.app
         runs = [r for r in (app.run_a, app.run_b) if r is not None]
         if not runs:
@@ -110,7 +132,23 @@ class CompareScreen(AppScreen):
             with select.prevent(Select.Changed):
                 select.set_options(options)
                 select.value = run.id if run is not None else Select.NULL
+        if self.comparison is None:
+            self._fill_summary_preview(message.summaries)
         self.load_comparison()
+
+    def _fill_summary_preview(self, summaries: dict[int, views.RunSummary]) -> None:
+        """The summary table from the cheap figures, until the comparison replaces it."""
+        app = self.app
+        summary = self.query_one("#summary", DataTable)
+        summary.clear(columns=True)
+        summary.add_columns("run", "problems", "n", "pass@1", "pass@k", "model")
+        for run in (r for r in (app.run_a, app.run_b) if r is not None):
+            s = summaries.get(run.id)
+            if s is None:
+                continue
+            n = f"{s.n_min}" if s.n_min == s.n_max else f"{s.n_min}–{s.n_max}"
+            summary.add_row(run.label, str(s.problems), n, f"{s.mean_accuracy:.3f}", "…",
+                            run.model or "")
 
     @on(Select.Changed)
     def _run_picked(self, event: Select.Changed) -> None:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import time
 
-from reachscope.core import analysis, metrics
 from reachscope.store import Run, reads, views
 from textual import on, work
 from textual.app import ComposeResult
@@ -83,6 +82,8 @@ class LiveScreen(AppScreen):
             self._load_curves(plotted)
 
     def _load_curves(self, runs: list[Run]) -> None:
+        from reachscope.core import analysis, metrics
+
         def compute(db):  # noqa: ANN001, ANN202
             graded = [r for r in runs if reads.graders_of_run(db, r.id)]
             if not graded:

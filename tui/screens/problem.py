@@ -13,6 +13,8 @@ from textual.containers import Horizontal, VerticalScroll
 from textual.widgets import DataTable, Footer, Header, Markdown, Static
 
 from ..messages import ProblemLoaded, RunsChanged
+from ..widgets.cells import Cell, right
+from ..widgets.paged_table import PagedTable
 from .base import AppScreen
 
 VERDICT_STYLE = {"correct": "green", "incorrect": "red", "no_answer": "yellow", None: "dim"}
@@ -20,8 +22,20 @@ NONE = "\x01"  # row key part for samples without an extracted answer
 MARK = {"correct": "✓", "incorrect": "✗", "mixed": "±"}
 
 
+SAMPLE_COLUMNS = [(name, None) for name in
+                  ("run", "#", "verdict", "answer", "chars", "tokens", "finish")]
+
+
 def verdict_text(verdict: str | None) -> Text:
     return Text(verdict or "ungraded", style=VERDICT_STYLE.get(verdict, "yellow"))
+
+
+def sample_cells(s: SampleRow) -> tuple[Cell, ...]:
+    """The cells of a sample's row after its run label."""
+    return (right(str(s.sample_idx)),
+            Cell(s.verdict or "ungraded", VERDICT_STYLE.get(s.verdict, "yellow")),
+            Cell(s.answer if s.answer is not None else "—"), right(f"{s.length:,}"),
+            right("" if s.n_tokens is None else str(s.n_tokens)), Cell(s.finish_reason or ""))
 
 
 class ProblemScreen(AppScreen):
@@ -42,6 +56,8 @@ class ProblemScreen(AppScreen):
         self.shown: list[SampleRow] = []
         self.answer_filter: tuple[int, str | None] | None = None
         self.marked: int | None = None
+        #: sample id -> (the row its cells were built from, the cells after the run label)
+        self._cells: dict[int, tuple[SampleRow, tuple[Cell, ...]]] = {}
         self._generation = -1
 
     def compose(self) -> ComposeResult:
@@ -51,7 +67,7 @@ class ProblemScreen(AppScreen):
             yield Markdown("", id="statement")
         with Horizontal(id="problem-body"):
             yield DataTable(id="answers", cursor_type="row")
-            yield DataTable(id="samples", cursor_type="row", zebra_stripes=True)
+            yield PagedTable(id="samples", cursor_type="row", zebra_stripes=True)
         yield Footer()
 
     def on_mount(self) -> None:
@@ -104,23 +120,23 @@ class ProblemScreen(AppScreen):
         self.show_samples()
 
     def show_samples(self) -> None:
-        app = self.app
-        table = self.query_one("#samples", DataTable)
+        """Fill the samples table (a page at a time) with the samples the answer filter keeps."""
+        table = self.query_one("#samples", PagedTable)
         row = table.cursor_row
         flt = self.answer_filter
         self.shown = [s for s in self.samples
                       if flt is None or (s.run_id == flt[0] and s.answer == flt[1])]
-        table.clear(columns=True)
-        table.add_columns("run", "#", "verdict", "answer", "chars", "tokens", "finish")
-        table.add_rows(
-            (app.label_of(s.run_id) + (" *" if s.id == self.marked else ""),
-             Text(str(s.sample_idx), justify="right"), verdict_text(s.verdict),
-             s.answer if s.answer is not None else "—", Text(f"{s.length:,}", justify="right"),
-             Text("" if s.n_tokens is None else str(s.n_tokens), justify="right"),
-             s.finish_reason or "")
-            for s in self.shown)
-        if table.row_count:
-            table.move_cursor(row=min(row, table.row_count - 1))
+        labels = {r.id: r.label for r in self.app.runs}
+        cells = self._cells
+        rows = []
+        for s in self.shown:
+            entry = cells.get(s.id)
+            if entry is None or entry[0] is not s:
+                entry = cells[s.id] = (s, sample_cells(s))
+            label = labels.get(s.run_id, str(s.run_id))
+            rows.append(((Cell(label + " *" if s.id == self.marked else label), *entry[1]),
+                         None))
+        table.set_rows(SAMPLE_COLUMNS, rows, row)
 
     @property
     def current(self) -> SampleRow | None:

@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
-from reachscope.core.metrics import Coverage
 from textual import on
 from textual.message import Message
 from textual.widgets import DataTable
+
+if TYPE_CHECKING:
+    from reachscope.core.metrics import Coverage
 
 CELLS = ("both", "only_a", "only_b", "neither")
 

@@ -6,55 +6,62 @@ from collections.abc import Sequence
 
 from reachscope.core import browse
 from reachscope.store.views import ProblemLine
-from rich.text import Text
-from textual.widgets import DataTable
+
+from .cells import Cell, right
+from .paged_table import PagedTable
 
 
-def _pct(v: float | None) -> Text:
-    return Text("—" if v is None else f"{v:.2f}", justify="right")
+def _pct(v: float | None) -> Cell:
+    return right("—" if v is None else f"{v:.2f}")
 
 
-def _cn(line: ProblemLine, run_id: int | None) -> Text:
+def _cn(line: ProblemLine, run_id: int | None) -> Cell:
     if run_id is None or run_id not in line.counts:
-        return Text("—", justify="right")
+        return right("—")
     n, c = line.counts[run_id]
-    return Text(f"{c}/{n}", style="" if c else "dim", justify="right")
+    return right(f"{c}/{n}", "" if c else "dim")
 
 
-class ProblemTable(DataTable):
-    """The Problems table; row keys are problem ids, column keys are sort keys."""
+def problem_cells(line: ProblemLine, run_a: int, run_b: int | None) -> tuple[Cell, ...]:
+    """The cells of one problem's row."""
+    cells = [right(str(line.idx)), _cn(line, run_a), _pct(browse.pass1(line, run_a))]
+    if run_b is not None:
+        d = browse.delta(line, run_a, run_b)
+        style = "" if d is None or d == 0 else "green" if d > 0 else "red"
+        cells += [_cn(line, run_b), _pct(browse.pass1(line, run_b)),
+                  right("—" if d is None else f"{d:+.2f}", style)]
+    prompt = " ".join((line.prompt or "").split())
+    cells += [Cell(line.meta_str("level").replace("Level ", "L")),
+              Cell(line.meta_str("subject")), Cell(prompt[:70])]
+    return tuple(cells)
+
+
+class ProblemTable(PagedTable):
+    """The Problems table; row keys are problem ids, column keys are sort keys.
+
+    Each problem's cells are built once per loaded set of lines and run pair, and reused by
+    every filter and sort; a refilter replaces the rows and keeps the columns.
+    """
 
     def __init__(self, **kwargs) -> None:  # noqa: ANN003
         super().__init__(cursor_type="row", zebra_stripes=True, **kwargs)
+        #: problem id -> (the line its cells were built from, the cells)
+        self._cells: dict[int, tuple[ProblemLine, tuple[Cell, ...]]] = {}
+        self._cells_for: tuple[int, int | None] | None = None
 
     def show(self, lines: Sequence[ProblemLine], run_a: int, run_b: int | None, label_a: str,
              label_b: str | None) -> None:
-        current = self.cursor_row
-        self.clear(columns=True)
-        self.add_column("#", key="idx")
-        self.add_column(f"{label_a} c/n", key="a_cn")
-        self.add_column(f"{label_a} p@1", key="a")
+        columns = [("#", "idx"), (f"{label_a} c/n", "a_cn"), (f"{label_a} p@1", "a")]
         if run_b is not None:
-            self.add_column(f"{label_b} c/n", key="b_cn")
-            self.add_column(f"{label_b} p@1", key="b")
-            self.add_column("Δ", key="delta")
-        self.add_column("level", key="level")
-        self.add_column("subject", key="subject")
-        self.add_column("problem", key="prompt")
+            columns += [(f"{label_b} c/n", "b_cn"), (f"{label_b} p@1", "b"), ("Δ", "delta")]
+        columns += [("level", "level"), ("subject", "subject"), ("problem", "prompt")]
+        if self._cells_for != (run_a, run_b):
+            self._cells, self._cells_for = {}, (run_a, run_b)
+        cache = self._cells
         rows = []
         for line in lines:
-            cells: list[object] = [Text(str(line.idx), justify="right"), _cn(line, run_a),
-                                   _pct(browse.pass1(line, run_a))]
-            if run_b is not None:
-                d = browse.delta(line, run_a, run_b)
-                style = "" if d is None or d == 0 else "green" if d > 0 else "red"
-                cells += [_cn(line, run_b), _pct(browse.pass1(line, run_b)),
-                          Text("—" if d is None else f"{d:+.2f}", style=style, justify="right")]
-            prompt = " ".join((line.prompt or "").split())
-            cells += [line.meta_str("level").replace("Level ", "L"), line.meta_str("subject"),
-                      prompt[:70]]
-            rows.append((cells, line.id))
-        for cells, key in rows:
-            self.add_row(*cells, key=str(key))
-        if self.row_count:
-            self.move_cursor(row=min(current, self.row_count - 1))
+            entry = cache.get(line.id)
+            if entry is None or entry[0] is not line:  # reloaded lines carry new counts
+                entry = cache[line.id] = (line, problem_cells(line, run_a, run_b))
+            rows.append((entry[1], str(line.id)))
+        self.set_rows(columns, rows, self.cursor_row)

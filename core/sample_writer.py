@@ -1,0 +1,211 @@
+"""The writer thread of a sampling run: sample batches in, grades back, one connection.
+
+Completed requests queue here; every ``batch_size`` samples or ``flush_s`` seconds they are
+written in one transaction (``INSERT OR IGNORE`` on run, problem, sample index), then handed to
+the grading pool, whose verdicts return through the same queue. Only this thread touches the
+database while it runs, so the sampler never waits on SQLite and a viewer sees counts grow.
+"""
+
+from __future__ import annotations
+
+import queue
+import threading
+import time
+from concurrent.futures import Future
+from typing import Any
+
+import sqlite_utils
+from reachscope.store import GradeIn, ProblemIn, SampleIn, writes
+
+from .backends import RequestResult
+
+
+class SampleWriter(threading.Thread):
+    """Owns database writes during a run: sample batches and the grades that come back.
+
+    Args:
+        db: the run's database; only this thread uses it until :meth:`finish` returns.
+        run_id: the run written to.
+        pool: a started grading pool, or None to store samples ungraded.
+        problems: problem id -> problem (references and metadata for the graders).
+        batch_size: samples per transaction.
+        flush_s: longest a completed sample waits before it is written.
+    """
+
+    def __init__(
+        self,
+        db: sqlite_utils.Database,
+        run_id: int,
+        pool: Any,
+        problems: dict[int, ProblemIn],
+        batch_size: int = 256,
+        flush_s: float = 2.0,
+    ) -> None:
+        super().__init__(name="sample-writer", daemon=True)
+        self.db = db
+        self.run_id = run_id
+        self.pool = pool
+        self.problem_of = problems
+        self.batch_size = batch_size
+        self.flush_s = flush_s
+        #: Samples inserted and grades written so far.
+        self.written = 0
+        self.graded = 0
+        self.inbox: queue.Queue[tuple[str, Any]] = queue.Queue()
+        self.pending: set[Future[Any]] = set()
+        self.lock = threading.Lock()
+        self.failure: BaseException | None = None
+
+    def put(self, result: RequestResult) -> None:
+        """Queue a completed request for the next batch."""
+        if self.failure is not None:
+            raise self.failure
+        self.inbox.put(("result", result))
+
+    def grade_backlog(self) -> None:
+        """Queue the run's stored samples that the grader has not graded (from earlier runs)."""
+        if self.pool is not None:
+            self.inbox.put(("backlog", None))
+
+    def sync(self) -> None:
+        """Return once everything queued so far is written."""
+        done = threading.Event()
+        self.inbox.put(("sync", done))
+        while not done.wait(0.1):
+            if not self.is_alive():
+                break
+        if self.failure is not None:
+            raise self.failure
+
+    def finish(self, wait_grades: bool) -> None:
+        """Write what is queued, then (optionally) wait for outstanding grades; stop."""
+        self.inbox.put(("stop", wait_grades))
+        self.join()
+        if self.failure is not None:
+            raise self.failure
+
+    def run(self) -> None:
+        batch: list[RequestResult] = []
+        size = 0
+        deadline = time.monotonic() + self.flush_s
+        try:
+            while True:
+                try:
+                    kind, item = self.inbox.get(timeout=max(0.0, deadline - time.monotonic()))
+                except queue.Empty:
+                    kind, item = "tick", None
+                if kind == "result":
+                    batch.append(item)
+                    size += len(item.completions)
+                elif kind == "grades":
+                    self._write_grades(item)
+                elif kind == "backlog":
+                    self._grade_backlog()
+                if batch and (size >= self.batch_size or kind in ("tick", "stop", "sync")
+                              or time.monotonic() >= deadline):
+                    self._write(batch)
+                    batch, size = [], 0
+                if kind == "sync":
+                    item.set()
+                if kind == "tick" or time.monotonic() >= deadline:
+                    deadline = time.monotonic() + self.flush_s
+                if kind == "stop":
+                    self._drain_grades(wait=bool(item))
+                    return
+        except BaseException as exc:  # noqa: BLE001 - handed to the main thread
+            self.failure = exc
+
+    def _write(self, batch: list[RequestResult]) -> None:
+        rows = []
+        for result in batch:
+            req = result.request
+            for i, c in enumerate(result.completions):
+                rows.append(
+                    SampleIn(
+                        problem_id=req.key,
+                        sample_idx=req.start + i,
+                        text=c.text,
+                        n_tokens=c.n_tokens,
+                        finish_reason=c.finish_reason,
+                        seed=None if req.seed is None else req.seed + i,
+                        latency_s=result.latency_s,
+                    )
+                )
+        with self.db.atomic():
+            inserted = writes.write_samples(self.db, self.run_id, rows)
+            tasks = self._tasks_for(batch) if self.pool is not None else []
+        self.written += inserted
+        if tasks:
+            self._submit(tasks)
+
+    def _tasks_for(self, batch: list[RequestResult]) -> list[Any]:
+        from .graders import GradeTask
+
+        tasks = []
+        for result in batch:
+            req = result.request
+            problem = self.problem_of[req.key]
+            for sid, text in self.db.execute(
+                "SELECT id, text FROM samples WHERE run_id = ? AND problem_id = ? "
+                "AND sample_idx BETWEEN ? AND ?",
+                [self.run_id, req.key, req.start, req.start + req.n - 1],
+            ):
+                tasks.append(GradeTask(key=sid, completion=text, reference=problem.answer,
+                                       problem={"prompt": problem.prompt,
+                                                "metadata": problem.metadata}))
+        return tasks
+
+    def _grade_backlog(self) -> None:
+        from .graders import GradeTask
+
+        last = 0
+        while True:
+            rows = self.db.execute(
+                "SELECT s.id, s.text, s.problem_id FROM samples s "
+                "WHERE s.run_id = ? AND s.id > ? AND NOT EXISTS (SELECT 1 FROM grades g "
+                "WHERE g.sample_id = s.id AND g.grader = ?) ORDER BY s.id LIMIT 512",
+                [self.run_id, last, self.pool.grader_name],
+            ).fetchall()
+            if not rows:
+                return
+            tasks = []
+            for sid, text, pid in rows:
+                problem = self.problem_of.get(pid)
+                if problem is not None:
+                    tasks.append(GradeTask(key=sid, completion=text, reference=problem.answer,
+                                           problem={"prompt": problem.prompt,
+                                                    "metadata": problem.metadata}))
+            if tasks:
+                self._submit(tasks)
+            last = int(rows[-1][0])
+
+    def _submit(self, tasks: list[Any]) -> None:
+        fut = self.pool.submit_batch(tasks)
+        with self.lock:
+            self.pending.add(fut)
+        fut.add_done_callback(lambda f: self.inbox.put(("grades", f)))
+
+    def _write_grades(self, fut: Future[Any]) -> None:
+        with self.lock:
+            self.pending.discard(fut)
+        if fut.cancelled() or fut.exception() is not None:
+            return  # left ungraded; the next run (or `reachscope grade`) grades them
+        name, version = self.pool.grader_name, self.pool.grader_version
+        grades = [GradeIn(r.key, name, r.verdict, r.answer, r.detail, version)
+                  for r in fut.result()]
+        with self.db.atomic():
+            writes.write_grades(self.db, grades)
+        self.graded += len(grades)
+
+    def _drain_grades(self, wait: bool) -> None:
+        deadline = time.monotonic() + (3600.0 if wait else 5.0)
+        while True:
+            with self.lock:
+                if not self.pending:
+                    break
+            try:
+                kind, item = self.inbox.get(timeout=max(0.0, deadline - time.monotonic()))
+            except queue.Empty:
+                break
+            if kind == "grades":
+                self._write_grades(item)
