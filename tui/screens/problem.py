@@ -94,8 +94,10 @@ class ProblemScreen(AppScreen):
             return problem, groups, samples
 
         problem, groups, samples = app.source.query(fetch)
+        # The table cells are plain objects: build them here rather than on the UI thread.
+        cells = {s.id: (s, sample_cells(s)) for s in samples}
         self._generation = generation
-        self.post_message(ProblemLoaded(problem, groups, samples))
+        self.post_message(ProblemLoaded(problem, groups, samples, cells))
 
     @on(ProblemLoaded)
     def _loaded(self, message: ProblemLoaded) -> None:
@@ -117,6 +119,7 @@ class ProblemScreen(AppScreen):
                                 Text(MARK[g.verdict], style=VERDICT_STYLE.get(g.verdict, "")),
                                 key=f"{run_id}\x00{NONE if g.answer is None else g.answer}")
         self.samples = message.samples
+        self._cells = message.cells
         self.show_samples()
 
     def show_samples(self) -> None:
