@@ -111,6 +111,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--threads", type=int, default=modeling.DEFAULT_THREADS)
     parser.add_argument("--out", type=Path, help="write the results here as JSON")
     parser.add_argument("--device", default="cpu")
+    parser.add_argument("--chunk", type=int, default=16, help="problems per generate call")
     parser.add_argument("--dump", type=Path,
                         help="only sample, and write the completions here (.jsonl.gz), to grade "
                              "elsewhere with --graded-from (a GPU machine may lack the grader)")
@@ -125,7 +126,7 @@ def main(argv: list[str] | None = None) -> None:
         for model_dir in args.models:
             if args.dump:
                 completions = generate(model_dir, problems, args.n, temperature, args.seed,
-                                       device=args.device)
+                                       args.chunk, args.device)
                 args.dump.mkdir(parents=True, exist_ok=True)
                 name = f"{model_dir.name}_t{temperature}.jsonl.gz"
                 with gzip.open(args.dump / name, "wt") as f:
@@ -138,7 +139,7 @@ def main(argv: list[str] | None = None) -> None:
                 completions = [by_id[p.uid] for p in problems]
                 ev = grade(str(model_dir), problems, completions, temperature)
             else:
-                ev = evaluate(model_dir, problems, args.n, temperature, args.seed)
+                ev = evaluate(model_dir, problems, args.n, temperature, args.seed, args.chunk)
             row = {"model": str(model_dir), "temperature": temperature, "problems": len(problems),
                    "n": ev.n, "grader": ev.grader, "pass@1": round(ev.pass_at_1, 4),
                    "pass@k": ev.pass_at_k([k for k in ks if k <= ev.n]),

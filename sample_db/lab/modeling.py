@@ -13,7 +13,8 @@ from transformers import PreTrainedTokenizerFast, Qwen2Config, Qwen2ForCausalLM
 
 from sample_db.lab import task
 
-MODELS_DIR = Path(__file__).resolve().parents[1] / "models"
+ROOT = Path(__file__).resolve().parents[2]
+MODELS_DIR = ROOT / "sample_db" / "models"
 BASE_DIR = MODELS_DIR / "base"
 RL_DIR = MODELS_DIR / "rl"
 CURVES_DIR = Path(__file__).parent / "curves"
@@ -26,6 +27,13 @@ HEAD_DIM = 32
 #: One thread by default: on the shared 2-core machine, two OpenMP threads competing with other
 #: processes ran a training step 5-10x slower than one (measured 0.3-5 s vs 0.5 s per step).
 DEFAULT_THREADS = 1
+
+
+def relative(value: object) -> str:
+    """A path inside the repository as relative to its root (for recorded summaries), else str."""
+    if isinstance(value, Path) and value.resolve().is_relative_to(ROOT):
+        return str(value.resolve().relative_to(ROOT))
+    return str(value)
 
 
 def setup_cpu(threads: int = DEFAULT_THREADS) -> None:

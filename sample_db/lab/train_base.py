@@ -13,6 +13,7 @@ import csv
 import json
 import math
 import random
+import sys
 import time
 from pathlib import Path
 
@@ -25,7 +26,7 @@ from sample_db.lab import modeling, task
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--steps", type=int, default=900)
+    parser.add_argument("--steps", type=int, default=1200)
     parser.add_argument("--batch-size", type=int, default=48)
     parser.add_argument("--lr", type=float, default=3e-3)
     parser.add_argument("--noise", type=float, default=0.08,
@@ -121,8 +122,8 @@ def main(argv: list[str] | None = None) -> None:
         writer.writeheader()
         writer.writerows(rows)
     summary = {
-        "command": "python -m sample_db.lab.train_base " + " ".join(argv or []),
-        "args": {k: str(v) for k, v in vars(args).items()}, "parameters": n_params,
+        "command": " ".join(["python -m sample_db.lab.train_base", *(argv or sys.argv[1:])]),
+        "args": {k: modeling.relative(v) for k, v in vars(args).items()}, "parameters": n_params,
         "train_seconds": round(elapsed, 1), "threads": args.threads,
         "final_loss_mean_last_50": round(sum(float(r["loss"]) for r in rows[-50:]) / 50, 4),
         "final_val_acc_local": rows[-1]["val_acc"],

@@ -20,6 +20,7 @@ import copy
 import csv
 import json
 import random
+import sys
 import time
 from pathlib import Path
 
@@ -136,8 +137,8 @@ def main(argv: list[str] | None = None) -> None:
         writer.writerows(rows)
     last = rows[-10:]
     summary = {
-        "command": "python -m sample_db.lab.train_rl " + " ".join(argv or []),
-        "args": {k: str(v) for k, v in vars(args).items()}, "grader": grader_name,
+        "command": " ".join(["python -m sample_db.lab.train_rl", *(argv or sys.argv[1:])]),
+        "args": {k: modeling.relative(v) for k, v in vars(args).items()}, "grader": grader_name,
         "train_seconds": round(elapsed, 1), "threads": args.threads,
         "reward_first_10": round(sum(float(r["reward"]) for r in rows[:10]) / 10, 4),
         "reward_last_10": round(sum(float(r["reward"]) for r in last) / len(last), 4),
