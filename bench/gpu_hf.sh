@@ -25,7 +25,7 @@ dry = os.environ.get("RS_DRY_RUN") == "1"
 device = "cpu" if dry else "cuda"
 def sync():
     if not dry:
-        sync()
+        torch.cuda.synchronize()
 if not dry and not torch.cuda.is_available():
     sys.exit(f"gpu_hf: torch {torch.__version__} sees no CUDA device")
 
