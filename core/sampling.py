@@ -82,6 +82,8 @@ class SampleConfig:
     grader_options: dict[str, Any] = field(default_factory=dict)
     backend_options: dict[str, Any] = field(default_factory=dict)
     dataset_options: dict[str, Any] = field(default_factory=dict)
+    #: Name to store the problems under (default: the dataset's own name).
+    dataset_name: str | None = None
     argv: list[str] = field(default_factory=lambda: list(sys.argv))
 
 
@@ -188,10 +190,11 @@ def run_sampling(
     problems = list(dataset.problems)
     if config.limit is not None:
         problems = problems[: config.limit]
+    dataset_name = config.dataset_name or dataset.name
     db = open_db(config.db)
     try:
         with db.atomic():
-            pids = writes.upsert_problems(db, dataset.name, problems)
+            pids = writes.upsert_problems(db, dataset_name, problems)
         # A problem listed twice (same text) is one stored problem: sample it once.
         unique: dict[int, ProblemIn] = {}
         for pid, problem in zip(pids, problems):
@@ -204,7 +207,7 @@ def run_sampling(
             for model in config.models:
                 outcome = ModelOutcome(model.label)
                 outcomes.append(outcome)
-                _sample_model(db, config, dataset.name, problems, pids, template, model, pool,
+                _sample_model(db, config, dataset_name, problems, pids, template, model, pool,
                               reporter, outcome, backend)
         finally:
             if pool is not None:

@@ -155,6 +155,7 @@ def build_config(values: dict[str, Any]) -> Any:
         grade_workers=int(values["grade_workers"]),
         backend_options=options,
         dataset_options={k: values[k] for k in DATASET_OPTIONS if values.get(k)},
+        dataset_name=values.get("dataset_name"),
         argv=list(sys.argv),
     )
 
@@ -189,6 +190,8 @@ def build_config(values: dict[str, Any]) -> Any:
 @click.option("--problem-field", default=None, help="User datasets: field with the problem.")
 @click.option("--answer-field", default=None, help="User datasets: field with the answer.")
 @click.option("--id-field", default=None, help="User datasets: field with the problem id.")
+@click.option("--dataset-name", default=None,
+              help="Name to store a user dataset under (default: the file name's stem).")
 @click.option("--tp", type=int, default=None, help="vllm: tensor parallel size.")
 @click.option("--dp", type=int, default=None, help="vllm: data parallel size.")
 @click.option("--dtype", default=None, help="vllm/hf: model dtype (auto, bfloat16, float32).")

@@ -10,10 +10,11 @@ import torch
 
 from sample_db.lab import modeling, task
 
-#: The shipped RL model's pass@1 on the first 32 spread test problems x 4 samples, temperature 1,
-#: seed 0, measured MEASURED when it was built; the floor leaves a margin for thread-count and
-#: library-version differences in sampling.
-FLOOR_RL_PASS_AT_1 = FLOOR
+#: The shipped RL model's pass@1 on 32 test problems (spread over difficulties) x 4 samples,
+#: temperature 1, seed 0: measured 0.680 (87/128) at build time, 1 and 2 threads alike; seeds 1-3
+#: gave 0.695, 0.648, 0.672. The base model scores 0.422 on the same set, so the floor, a margin
+#: below the RL model, is also above the base model.
+FLOOR_RL_PASS_AT_1 = 0.55
 
 
 def test_generator_is_deterministic() -> None:
@@ -57,11 +58,16 @@ def test_project_grader_judges_traces() -> None:
     from reachscope.core.graders import grade_math_answer
 
     rng = random.Random(0)
-    for problem in task.test_set()[::10]:
+    wrong = 0
+    for problem in task.test_set()[::5]:
         clean = task.render_solution(problem, rng, noise=0.0)
         assert grade_math_answer(clean, str(problem.answer))[0] == "correct"
+        # Slips can cancel out (+1 then -1), so the grader must simply agree with exact match.
         slipped = task.render_solution(problem, rng, noise=1.0)
-        assert grade_math_answer(slipped, str(problem.answer))[0] == "incorrect"
+        verdict = grade_math_answer(slipped, str(problem.answer))[0]
+        assert (verdict == "correct") == task.is_correct_local(slipped, problem.answer)
+        wrong += verdict == "incorrect"
+    assert wrong > 50
 
 
 @pytest.mark.parametrize("name", ["base", "rl"])
