@@ -107,16 +107,8 @@ def encode(tokenizer: PreTrainedTokenizerFast, prompts: Sequence[str],
     """
     prompt_ids = tokenizer(list(prompts), add_special_tokens=False)["input_ids"]
     completion_ids = tokenizer(list(completions), add_special_tokens=False)["input_ids"]
-    rows = [p + c + [tokenizer.eos_token_id] for p, c in zip(prompt_ids, completion_ids)]
-    width = max(len(r) for r in rows)
-    ids = torch.full((len(rows), width), tokenizer.pad_token_id, dtype=torch.long)
-    attention = torch.zeros((len(rows), width), dtype=torch.long)
-    loss_mask = torch.zeros((len(rows), width - 1), dtype=torch.float)
-    for i, (row, p) in enumerate(zip(rows, prompt_ids)):
-        ids[i, : len(row)] = torch.tensor(row)
-        attention[i, : len(row)] = 1
-        loss_mask[i, len(p) - 1 : len(row) - 1] = 1.0
-    return {"input_ids": ids, "attention_mask": attention, "loss_mask": loss_mask}
+    return encode_ids(prompt_ids, [c + [tokenizer.eos_token_id] for c in completion_ids],
+                      tokenizer.pad_token_id)
 
 
 def token_logprobs(model: Qwen2ForCausalLM, batch: dict[str, torch.Tensor]) -> torch.Tensor:
