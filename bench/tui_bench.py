@@ -171,8 +171,11 @@ async def session(db_path: str, spawned_at: float) -> dict[str, float]:
         pid = problems.lines[len(problems.lines) // 2].id
         opened = []
         for _ in range(3):
+            # The way the Problems screen opens one (the app keeps one Problem screen and turns
+            # it to the problem asked for, emptied first: `samples` fills when the load lands).
             t = time.perf_counter()
-            app.push_screen(ProblemScreen(pid))
+            app.open_problem(pid)
+            assert isinstance(app.screen, ProblemScreen) and app.screen.problem_id == pid
             while not app.screen.samples:
                 await pilot.pause(0.002)
             await pilot.pause()

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from reachscope.store import Run, StoreError
 from textual import on, work
@@ -18,6 +19,9 @@ from .screens.compare import CompareScreen
 from .screens.live import LiveScreen
 from .screens.problems import ProblemsScreen
 from .source import Source
+
+if TYPE_CHECKING:
+    from .screens.problem import ProblemScreen
 
 
 class ReachscopeApp(App[None]):
@@ -44,6 +48,7 @@ class ReachscopeApp(App[None]):
         self.graders: dict[int, str] = {}
         #: Bumped on every change seen by the poller; screens reload on resume when it moved.
         self.generation = 0
+        self._problem_screen: ProblemScreen | None = None
         self.sub_title = str(self.db_path.name)
 
     def on_mount(self) -> None:
@@ -95,6 +100,17 @@ class ReachscopeApp(App[None]):
     def action_live(self) -> None:
         if not isinstance(self.screen, LiveScreen):
             self.push_screen(LiveScreen())
+
+    def open_problem(self, problem_id: int) -> None:
+        """Show one problem. Its screen is built once and turned to each problem opened after."""
+        from .screens.problem import ProblemScreen  # with Markdown: not needed at start-up
+
+        if self._problem_screen is None:
+            self._problem_screen = ProblemScreen(problem_id)
+            self.install_screen(self._problem_screen, "problem")
+        else:
+            self._problem_screen.show_problem(problem_id)
+        self.push_screen("problem")
 
     def action_problems(self, category: str = "all") -> None:
         if self.run_a is None:

@@ -37,8 +37,6 @@ class ProblemLoaded(Message):
     problem: ProblemRow
     groups: dict[int, list[AnswerGroup]]  # run id -> answer groups
     samples: list[SampleRow]
-    #: sample id -> (sample, table cells after the run label), built in the worker
-    cells: dict[int, tuple[SampleRow, tuple[Any, ...]]] = field(default_factory=dict)
 
 
 @dataclass

@@ -24,5 +24,23 @@ async def settle(pilot: Pilot, rounds: int = 50) -> None:
     raise AssertionError(f"the app did not settle: {[(w, w.state) for w in app.workers]}")
 
 
+async def settle_screen(pilot: Pilot, rounds: int = 40) -> None:
+    """Settle, then wait until two consecutive frames are identical.
+
+    Workers can finish before the layout pass that their results trigger (a table's column
+    widths, a plot's redraw): a snapshot taken then catches a half-laid-out frame. This polls the
+    rendered screen until it stops changing (a condition, not a fixed sleep).
+    """
+    await settle(pilot)
+    previous = None
+    for _ in range(rounds):
+        await pilot.pause(0.05)
+        frame = pilot.app.export_screenshot()
+        if frame == previous:
+            return
+        previous = frame
+    raise AssertionError("the screen kept changing; no stable frame to snapshot")
+
+
 def screen_name(app: App) -> str:
     return type(app.screen).__name__

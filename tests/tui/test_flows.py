@@ -92,6 +92,41 @@ async def test_flow_compare_cell_problem_trace_diff(db_path: Path) -> None:
         assert isinstance(app.screen, CompareScreen)
 
 
+async def test_problem_screen_is_kept_and_turned_to_the_next_problem(db_path: Path) -> None:
+    """The app keeps one Problem screen: opening another problem shows only that problem, with
+    the last one's answer filter, mark and cursor gone."""
+    app = create_app(db_path, poll_interval=0)
+    async with app.run_test(size=(100, 30)) as pilot:
+        await settle(pilot)
+        await pilot.press("p")
+        await settle(pilot)
+        first, second = app.screen.shown[0], app.screen.shown[1]
+        await pilot.press("enter")
+        await settle(pilot)
+        problem = app.screen
+        assert isinstance(problem, ProblemScreen) and problem.problem_id == first.id
+        assert "#0" in str(problem.query_one("#problem-head").render())
+        problem.query_one("#answers", DataTable).focus()
+        await pilot.press("enter")  # filter the samples by the first answer group
+        await pilot.press("m", "down")
+        await settle(pilot)
+        assert problem.answer_filter is not None and problem.marked is not None
+        await pilot.press("escape")
+        await settle(pilot)
+        assert isinstance(app.screen, ProblemsScreen)
+        app.open_problem(second.id)  # what Enter on the Problems table does
+        # Emptied at once: nothing of the first problem is drawn while the second loads.
+        assert app.screen is problem and problem.problem_id == second.id
+        assert problem.samples == [] and problem.answer_filter is None and problem.marked is None
+        assert problem.query_one("#answers", DataTable).row_count == 0
+        await settle(pilot)
+        assert "#1" in str(problem.query_one("#problem-head").render())
+        assert {s.problem_id for s in problem.samples} == {second.id}
+        assert len(problem.shown) == len(problem.samples) == 16
+        assert problem.query_one("#statement").visible
+        assert app.focused is problem.query_one("#samples", DataTable)
+
+
 async def test_filter_only_base_solves_search_and_sort(db_path: Path) -> None:
     app = create_app(db_path, poll_interval=0)
     async with app.run_test(size=(100, 30)) as pilot:

@@ -2,19 +2,24 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from typing import overload
+
 from reachscope.core import browse
 from reachscope.store import reads, views
 from reachscope.store.reads import SampleRow
+from rich.cells import cell_len
 from rich.text import Text
 from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, VerticalScroll
-from textual.widgets import DataTable, Footer, Header, Markdown, Static
+from textual.widgets import DataTable, Header, Markdown, Static
 
 from ..messages import ProblemLoaded, RunsChanged
 from ..widgets.cells import Cell, right
-from ..widgets.paged_table import PagedTable
+from ..widgets.footer import AppFooter
+from ..widgets.paged_table import PagedTable, RowSpec
 from .base import AppScreen
 
 VERDICT_STYLE = {"correct": "green", "incorrect": "red", "no_answer": "yellow", None: "dim"}
@@ -30,12 +35,60 @@ def verdict_text(verdict: str | None) -> Text:
     return Text(verdict or "ungraded", style=VERDICT_STYLE.get(verdict, "yellow"))
 
 
+def sample_texts(s: SampleRow) -> tuple[str, str, str, str, str, str]:
+    """The texts of a sample's row after its run label."""
+    return (str(s.sample_idx), s.verdict or "ungraded", s.answer if s.answer is not None else "—",
+            f"{s.length:,}", "" if s.n_tokens is None else str(s.n_tokens),
+            s.finish_reason or "")
+
+
 def sample_cells(s: SampleRow) -> tuple[Cell, ...]:
     """The cells of a sample's row after its run label."""
-    return (right(str(s.sample_idx)),
-            Cell(s.verdict or "ungraded", VERDICT_STYLE.get(s.verdict, "yellow")),
-            Cell(s.answer if s.answer is not None else "—"), right(f"{s.length:,}"),
-            right("" if s.n_tokens is None else str(s.n_tokens)), Cell(s.finish_reason or ""))
+    idx, verdict, answer, length, tokens, finish = sample_texts(s)
+    return (right(idx), Cell(verdict, VERDICT_STYLE.get(s.verdict, "yellow")), Cell(answer),
+            right(length), right(tokens), Cell(finish))
+
+
+class SampleRows(Sequence[RowSpec]):
+    """The samples table's rows, each built only when the table adds it.
+
+    A problem has thousands of samples and the table adds a hundred rows at a time: building
+    every row up front (seven cell objects each) cost time, and the many long-lived objects
+    made the garbage collector's full passes, each near 100 ms, come every other problem.
+    """
+
+    def __init__(self, samples: list[SampleRow], labels: dict[int, str],
+                 marked: int | None) -> None:
+        self.samples, self.labels, self.marked = samples, labels, marked
+
+    def __len__(self) -> int:
+        return len(self.samples)
+
+    @overload
+    def __getitem__(self, index: int) -> RowSpec: ...
+    @overload
+    def __getitem__(self, index: slice) -> list[RowSpec]: ...
+    def __getitem__(self, index: int | slice) -> RowSpec | list[RowSpec]:
+        if isinstance(index, slice):
+            return [self._row(s) for s in self.samples[index]]
+        return self._row(self.samples[index])
+
+    def _label(self, s: SampleRow) -> str:
+        label = self.labels.get(s.run_id, str(s.run_id))
+        return label + " *" if s.id == self.marked else label
+
+    def _row(self, s: SampleRow) -> RowSpec:
+        return (Cell(self._label(s)), *sample_cells(s)), None
+
+    def widths(self) -> list[int]:
+        """Each column's width (its widest text or its label), without building the cells."""
+        widths = [cell_len(label) for label, _ in SAMPLE_COLUMNS]
+        for s in self.samples:
+            for i, text in enumerate((self._label(s), *sample_texts(s))):
+                n = cell_len(text)
+                if n > widths[i]:
+                    widths[i] = n
+        return widths
 
 
 class ProblemScreen(AppScreen):
@@ -56,8 +109,6 @@ class ProblemScreen(AppScreen):
         self.shown: list[SampleRow] = []
         self.answer_filter: tuple[int, str | None] | None = None
         self.marked: int | None = None
-        #: sample id -> (the row its cells were built from, the cells after the run label)
-        self._cells: dict[int, tuple[SampleRow, tuple[Cell, ...]]] = {}
         self._generation = -1
 
     def compose(self) -> ComposeResult:
@@ -68,10 +119,34 @@ class ProblemScreen(AppScreen):
         with Horizontal(id="problem-body"):
             yield DataTable(id="answers", cursor_type="row")
             yield PagedTable(id="samples", cursor_type="row", zebra_stripes=True)
-        yield Footer()
+        yield AppFooter()
 
     def on_mount(self) -> None:
         self.query_one("#samples", DataTable).focus()
+        self.load_problem()
+
+    def show_problem(self, problem_id: int) -> None:
+        """Turn this screen (kept by the app between visits) to another problem.
+
+        Everything shown of the last problem goes, so that nothing stale is drawn while the new
+        one loads; building the screen again would cost more than the load itself.
+        """
+        self.problem_id = problem_id
+        self.samples, self.shown = [], []
+        self.answer_filter = self.marked = None
+        self._generation = -1
+        if not self.is_mounted:
+            return  # on_mount loads it
+        self.query_one("#problem-head", Static).update("")
+        # Hidden rather than emptied: the box keeps its height, so the tables below do not move
+        # (and are not drawn again) when the next statement arrives.
+        self.workers.cancel_group(self, "statement")
+        self.query_one("#statement", Markdown).visible = False
+        self.query_one("#answers", DataTable).clear(columns=True)
+        samples = self.query_one("#samples", PagedTable)
+        samples.set_rows(SAMPLE_COLUMNS, [])
+        samples.scroll_home(animate=False, immediate=True)
+        samples.focus()
         self.load_problem()
 
     def on_screen_resume(self) -> None:
@@ -94,21 +169,21 @@ class ProblemScreen(AppScreen):
             return problem, groups, samples
 
         problem, groups, samples = app.source.query(fetch)
-        # The table cells are plain objects: build them here rather than on the UI thread.
-        cells = {s.id: (s, sample_cells(s)) for s in samples}
         self._generation = generation
-        self.post_message(ProblemLoaded(problem, groups, samples, cells))
+        self.post_message(ProblemLoaded(problem, groups, samples))
 
     @on(ProblemLoaded)
     def _loaded(self, message: ProblemLoaded) -> None:
         app = self.app
         p = message.problem
+        if p.id != self.problem_id:
+            return  # a load for the problem this screen showed before
         meta = " · ".join(str(p.metadata[k]) for k in ("level", "subject") if p.metadata.get(k))
         head = Text.assemble(
             (f"Problem #{p.idx}", "bold"), f"  {meta}  " if meta else "  ",
             ("reference answer: ", "dim"), (p.answer or "—", "bold reverse"))
         self.query_one("#problem-head", Static).update(head)
-        self.query_one("#statement", Markdown).update(browse.trace_markdown(p.prompt or ""))
+        self._show_statement(browse.trace_markdown(p.prompt or ""))
         answers = self.query_one("#answers", DataTable)
         answers.clear(columns=True)
         answers.add_columns("run", "answer", "n", "")
@@ -119,8 +194,13 @@ class ProblemScreen(AppScreen):
                                 Text(MARK[g.verdict], style=VERDICT_STYLE.get(g.verdict, "")),
                                 key=f"{run_id}\x00{NONE if g.answer is None else g.answer}")
         self.samples = message.samples
-        self._cells = message.cells
         self.show_samples()
+
+    @work(exclusive=True, group="statement", exit_on_error=False)
+    async def _show_statement(self, markdown: str) -> None:
+        statement = self.query_one("#statement", Markdown)
+        await statement.update(markdown)
+        statement.visible = True
 
     def show_samples(self) -> None:
         """Fill the samples table (a page at a time) with the samples the answer filter keeps."""
@@ -129,17 +209,8 @@ class ProblemScreen(AppScreen):
         flt = self.answer_filter
         self.shown = [s for s in self.samples
                       if flt is None or (s.run_id == flt[0] and s.answer == flt[1])]
-        labels = {r.id: r.label for r in self.app.runs}
-        cells = self._cells
-        rows = []
-        for s in self.shown:
-            entry = cells.get(s.id)
-            if entry is None or entry[0] is not s:
-                entry = cells[s.id] = (s, sample_cells(s))
-            label = labels.get(s.run_id, str(s.run_id))
-            rows.append(((Cell(label + " *" if s.id == self.marked else label), *entry[1]),
-                         None))
-        table.set_rows(SAMPLE_COLUMNS, rows, row)
+        rows = SampleRows(self.shown, {r.id: r.label for r in self.app.runs}, self.marked)
+        table.set_rows(SAMPLE_COLUMNS, rows, row, rows.widths())
 
     @property
     def current(self) -> SampleRow | None:

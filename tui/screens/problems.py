@@ -8,9 +8,10 @@ from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal
-from textual.widgets import DataTable, Footer, Header, Input, Select, Static
+from textual.widgets import DataTable, Header, Input, Select, Static
 
 from ..messages import ProblemsLoaded, RunsChanged
+from ..widgets.footer import AppFooter
 from ..widgets.problem_table import ProblemTable
 from .base import AppScreen
 
@@ -54,7 +55,7 @@ class ProblemsScreen(AppScreen):
             yield Select([], prompt="any level/subject", id="meta", compact=True)
         yield Static("", id="problems-status")
         yield ProblemTable(id="problems")
-        yield Footer()
+        yield AppFooter()
 
     def on_mount(self) -> None:
         self.load_problems()
@@ -146,9 +147,7 @@ class ProblemsScreen(AppScreen):
 
     @on(DataTable.RowSelected, "#problems")
     def _open(self, event: DataTable.RowSelected) -> None:
-        from .problem import ProblemScreen
-
-        self.app.push_screen(ProblemScreen(int(str(event.row_key.value))))
+        self.app.open_problem(int(str(event.row_key.value)))
 
     @on(RunsChanged)
     def _runs_changed(self, message: RunsChanged) -> None:

@@ -40,10 +40,16 @@ class PagedTable(DataTable):
         """Rows given to the table, added or not yet."""
         return len(self._all)
 
-    def set_rows(self, columns: ColumnSpec, rows: Sequence[RowSpec], cursor_row: int = 0) -> None:
+    def set_rows(self, columns: ColumnSpec, rows: Sequence[RowSpec], cursor_row: int = 0,
+                 widths: Sequence[int] | None = None) -> None:
         """Replace the rows (and the columns, where they differ); the cursor goes to
-        ``cursor_row`` or the last row."""
-        widths = column_widths([label for label, _ in columns], (cells for cells, _ in rows))
+        ``cursor_row`` or the last row.
+
+        ``rows`` is only sliced as pages are added, so it may build its rows on demand; give
+        such a sequence the column ``widths`` too (otherwise they are measured from every row).
+        """
+        if widths is None:
+            widths = column_widths([label for label, _ in columns], (cells for cells, _ in rows))
         if tuple(columns) != self._spec:
             self.clear(columns=True)
             for (label, key), width in zip(columns, widths):
