@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import csv
 import json
 import random
 from collections.abc import Iterable, Sequence
@@ -175,3 +176,16 @@ def sample(model: Qwen2ForCausalLM, tokenizer: PreTrainedTokenizerFast, prompts:
     _, completions = sample_ids(model, tokenizer, prompts, n, temperature, max_new_tokens)
     texts = tokenizer.batch_decode(completions, skip_special_tokens=True)
     return [texts[i * n:(i + 1) * n] for i in range(len(prompts))]
+
+
+def save_model_and_curves(model: Qwen2ForCausalLM, tokenizer: PreTrainedTokenizerFast,
+                          out: Path, curves: Path, name: str, rows: list[dict]) -> None:
+    """Save a trained model with its tokenizer, and its per-step curve as ``curves/NAME.csv``."""
+    out.mkdir(parents=True, exist_ok=True)
+    model.save_pretrained(out)
+    save_tokenizer(tokenizer, out)
+    curves.mkdir(parents=True, exist_ok=True)
+    with (curves / f"{name}.csv").open("w", newline="") as f:
+        writer = csv.DictWriter(f, fieldnames=list(rows[0]))
+        writer.writeheader()
+        writer.writerows(rows)

@@ -9,7 +9,6 @@ Writes the model and its tokenizer to ``sample_db/models/base/`` and the trainin
 from __future__ import annotations
 
 import argparse
-import csv
 import json
 import math
 import random
@@ -110,17 +109,10 @@ def main(argv: list[str] | None = None) -> None:
             print(" ".join(f"{k}={v}" for k, v in row.items() if v != ""), flush=True)
     elapsed = time.monotonic() - start
 
-    args.out.mkdir(parents=True, exist_ok=True)
     model.generation_config = GenerationConfig(
         eos_token_id=tokenizer.eos_token_id, pad_token_id=tokenizer.pad_token_id,
         max_new_tokens=task.MAX_CHARS, do_sample=True, temperature=1.0, top_k=0, top_p=1.0)
-    model.save_pretrained(args.out)
-    modeling.save_tokenizer(tokenizer, args.out)
-    args.curves.mkdir(parents=True, exist_ok=True)
-    with (args.curves / "base.csv").open("w", newline="") as f:
-        writer = csv.DictWriter(f, fieldnames=list(rows[0]))
-        writer.writeheader()
-        writer.writerows(rows)
+    modeling.save_model_and_curves(model, tokenizer, args.out, args.curves, "base", rows)
     summary = {
         "command": " ".join(["python -m sample_db.lab.train_base", *(argv or sys.argv[1:])]),
         "args": {k: modeling.relative(v) for k, v in vars(args).items()}, "parameters": n_params,

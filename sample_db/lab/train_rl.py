@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import argparse
 import copy
-import csv
 import json
 import random
 import sys
@@ -127,14 +126,7 @@ def main(argv: list[str] | None = None) -> None:
         print(" ".join(f"{k}={v}" for k, v in row.items() if v != ""), flush=True)
     elapsed = time.monotonic() - start
 
-    args.out.mkdir(parents=True, exist_ok=True)
-    model.save_pretrained(args.out)
-    modeling.save_tokenizer(tokenizer, args.out)
-    args.curves.mkdir(parents=True, exist_ok=True)
-    with (args.curves / "rl.csv").open("w", newline="") as f:
-        writer = csv.DictWriter(f, fieldnames=list(rows[0]))
-        writer.writeheader()
-        writer.writerows(rows)
+    modeling.save_model_and_curves(model, tokenizer, args.out, args.curves, "rl", rows)
     last = rows[-10:]
     summary = {
         "command": " ".join(["python -m sample_db.lab.train_rl", *(argv or sys.argv[1:])]),
