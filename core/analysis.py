@@ -100,7 +100,13 @@ def compare(
     n_max = max(rc.n_max for rc in counts)
     grid = sorted(set(ks)) if ks else metrics.default_ks(n_max)
     keys = run_keys(runs)
-    curves = {key: metrics.pass_at_k_curve(rc.n, rc.c, grid) for key, rc in zip(keys, counts)}
+    # Per-problem pass@k once per run: the curves and the pair statistics both use it.
+    # (`counts` rows all have n > 0, the condition pass_at_k_curve filters on.)
+    matrices = [metrics.pass_at_k_matrix(rc.n, rc.c, grid) for rc in counts]
+    curves = {
+        key: m.mean(axis=0) if m.shape[0] else np.full(len(grid), np.nan)
+        for key, m in zip(keys, matrices)
+    }
     out = Comparison(runs=counts, ks=grid, curves=curves, keys=keys)
     out.histograms = {key: metrics.accuracy_histogram(rc.n, rc.c) for key, rc in zip(keys, counts)}
     for key, rc in zip(keys, counts):
@@ -138,8 +144,7 @@ def compare(
     ib = {p: i for i, p in enumerate(b.problem_ids)}
     sel_a = [ia[p] for p in shared]
     sel_b = [ib[p] for p in shared]
-    ma = metrics.pass_at_k_matrix(a.n[sel_a], a.c[sel_a], grid)
-    mb = metrics.pass_at_k_matrix(b.n[sel_b], b.c[sel_b], grid)
+    ma, mb = matrices[0][sel_a], matrices[1][sel_b]
     out.crossover_k = metrics.crossover_k(grid, ma.mean(axis=0), mb.mean(axis=0))
     if bootstrap > 0 and shared:
         out.bootstrap = metrics.paired_bootstrap(ma, mb, grid, resamples=bootstrap, seed=seed,
