@@ -40,3 +40,19 @@ def open_existing(path: Path, read_only: bool = True) -> sqlite_utils.Database:
 
 
 db_argument = click.argument("db", type=click.Path(dir_okay=False, path_type=Path))
+
+#: A DB argument that may be left out: the command then reads the shipped demo database.
+optional_db_argument = click.argument("db", required=False,
+                                      type=click.Path(dir_okay=False, path_type=Path))
+
+
+def db_or_demo(path: Path | None) -> Path:
+    """The database given, else the shipped demo database (a clear error where it is missing)."""
+    if path is not None:
+        return path
+    from reachscope.core.demo import demo_db_path
+
+    try:
+        return demo_db_path()
+    except FileNotFoundError as exc:
+        raise StoreError(f"no database given and {exc}; pass a DB path") from exc

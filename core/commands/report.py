@@ -18,7 +18,7 @@ from rich.table import Table
 
 from ..analysis import Comparison, compare
 from ..metrics import HISTOGRAM_LABELS, log2_ks
-from ._common import db_argument, open_existing, user_errors
+from ._common import db_or_demo, open_existing, optional_db_argument, user_errors
 
 
 def parse_ks(value: str | None) -> list[int] | None:
@@ -215,7 +215,7 @@ def print_markdown(cmp: Comparison, ks: list[int]) -> None:
 
 
 @click.command("report")
-@db_argument
+@optional_db_argument
 @click.option("--runs", "run_refs", multiple=True, metavar="RUN",
               help="Runs to report (label or dataset/label); repeat or list several. "
                    "Pair statistics compare the first two. Default: all runs of a dataset.")
@@ -232,14 +232,16 @@ def print_markdown(cmp: Comparison, ks: list[int]) -> None:
               show_default=True, help="Bootstrap resamples for the pass@k difference (0: off).")
 @click.option("--seed", type=int, default=0, show_default=True, help="Bootstrap seed.")
 @user_errors
-def report_command(db: Path, run_refs: tuple[str, ...], more_runs: tuple[str, ...],
+def report_command(db: Path | None, run_refs: tuple[str, ...], more_runs: tuple[str, ...],
                    dataset: str | None, k_spec: str | None, fmt: str, grader: str | None,
                    coverage_k: int | None, resamples: int, seed: int) -> None:
     """pass@k table per run, coverage table, crossover k and bootstrap interval for a pair.
 
+    DB defaults to the shipped demo database.
+
     Example: reachscope report runs.db --runs base --runs rl --k pow2:1024
     """
-    conn = open_existing(db)
+    conn = open_existing(db_or_demo(db))
     refs = tuple(r for spec in (*run_refs, *more_runs) for r in spec.split(",") if r)
     runs, note = choose_runs(conn, refs, dataset)
     ks = parse_ks(k_spec)

@@ -10,8 +10,6 @@ from pathlib import Path
 
 import click
 
-#: The demo database shipped with the repository (editable installs).
-DEMO_DB = Path(__file__).resolve().parents[2] / "sample_db" / "demo.db"
 
 
 def resolve_db(db: str | None) -> Path:
@@ -21,11 +19,14 @@ def resolve_db(db: str | None) -> Path:
         if not path.exists():
             raise click.ClickException(f"{path}: no such database")
         return path
-    if not DEMO_DB.exists():
+    from reachscope.core.demo import demo_db_path
+
+    try:
+        return demo_db_path()
+    except FileNotFoundError as exc:
         raise click.ClickException(
-            f"no database given and the demo database is missing ({DEMO_DB}); pass a DB path, "
-            "or rebuild the demo with the script in sample_db/")
-    return DEMO_DB
+            f"no database given and {exc}; pass a DB path, or rebuild the demo with "
+            "sample_db/build.py") from exc
 
 
 @click.command("tui")

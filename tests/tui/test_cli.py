@@ -25,8 +25,11 @@ def test_missing_database_is_a_clear_error(tmp_path: Path) -> None:
 
 
 def test_default_database_is_the_demo(monkeypatch, tmp_path: Path) -> None:
-    assert tui_cmd.DEMO_DB.parts[-2:] == ("sample_db", "demo.db")
-    monkeypatch.setattr(tui_cmd, "DEMO_DB", tmp_path / "missing.db")
+    from reachscope.core import demo
+
+    assert tui_cmd.resolve_db(None) == demo.demo_db_path()
+    assert demo.demo_db_path().parts[-2:] == ("sample_db", "demo.db")
+    monkeypatch.setattr(demo.resources, "files", lambda _pkg: tmp_path)
     result = CliRunner().invoke(cli, ["tui"])
     assert result.exit_code != 0 and "demo database is missing" in result.output
 

@@ -296,12 +296,10 @@ async def test_command_palette_offers_navigation(db_path: Path) -> None:
 
 
 def test_committed_demo_database_opens(tmp_path: Path) -> None:
-    from reachscope.core.commands.tui import DEMO_DB
+    from reachscope.core.demo import demo_db_path
 
-    if not DEMO_DB.exists():
-        return
     copy = tmp_path / "demo.db"
-    shutil.copyfile(DEMO_DB, copy)
+    shutil.copyfile(demo_db_path(), copy)
     db = open_db(copy, read_only=True)
     assert reads.list_runs(db)
     db.close()
