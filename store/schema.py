@@ -135,3 +135,20 @@ def m001_initial(db: sqlite_utils.Database) -> None:
         );
         """
     )
+
+
+@MIGRATIONS()
+def m002_upstream_answers(db: sqlite_utils.Database) -> None:
+    db.executescript(
+        """
+        -- The answer an upstream toolkit extracted from a sample (its `pred`), kept apart from
+        -- grades so that an import without upstream verdicts keeps it too.
+        CREATE TABLE upstream_answers (
+            sample_id INTEGER PRIMARY KEY REFERENCES samples (id) ON DELETE CASCADE,
+            answer TEXT
+        );
+        -- Databases imported before this table kept the answer on the upstream grade only.
+        INSERT INTO upstream_answers (sample_id, answer)
+            SELECT sample_id, answer FROM grades WHERE grader = 'upstream' AND answer IS NOT NULL;
+        """
+    )

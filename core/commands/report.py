@@ -62,7 +62,9 @@ def choose_runs(db: Any, refs: tuple[str, ...], dataset: str | None) -> tuple[li
 
 
 def _num(x: float) -> float | None:
-    return None if x is None or (isinstance(x, float) and math.isnan(x)) else round(float(x), 6)
+    # Full precision: json writes floats as their repr, which reads back as the same float, so
+    # a user who subtracts two curves gets no rounding noise. Only tables round.
+    return None if x is None or math.isnan(x) else float(x)
 
 
 def to_json(cmp: Comparison) -> dict[str, Any]:

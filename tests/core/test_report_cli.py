@@ -103,3 +103,29 @@ def test_runs_listing_and_console_script(pair_db: Path) -> None:
     proc = subprocess.run([sys.executable, "-m", "reachscope.core.cli", "--help"],
                           capture_output=True, text=True, check=True)
     assert "report" in proc.stdout and "import" in proc.stdout
+
+
+def test_report_json_carries_full_precision(pair_db: Path) -> None:
+    """JSON values are the in-process floats exactly (they were rounded to 6 decimals)."""
+    from reachscope.core.analysis import compare
+    from reachscope.store import open_db, reads
+
+    out = json.loads(run("report", str(pair_db), "--runs", "base,rl", "--format", "json",
+                         "--bootstrap", "100", "--seed", "3"))
+    db = open_db(pair_db, read_only=True)
+    cmp = compare(db, [reads.get_run(db, "base"), reads.get_run(db, "rl")], bootstrap=100,
+                  seed=3)
+    inexact = 0
+    for key in ("base", "rl"):
+        for k, value in zip(cmp.ks, cmp.curves[key]):
+            assert out["pass_at_k"][key][str(k)] == float(value)
+            inexact += round(float(value), 6) != float(value)
+    assert inexact > 0  # the check would catch rounding
+    bs = cmp.bootstrap
+    assert bs is not None
+    for name, values in (("diff", bs.diff), ("low", bs.low), ("high", bs.high)):
+        assert [out["bootstrap"][name][str(k)] for k in bs.ks] == [float(v) for v in values]
+    acc = {r["label"]: r["mean_accuracy"] for r in out["runs"]}
+    assert acc == {key: float(rc.mean_accuracy()) for key, rc in zip(cmp.keys, cmp.runs)}
+    table = run("report", str(pair_db), "--runs", "base,rl", "--format", "csv", "--k", "2")
+    assert table.splitlines()[1].split(",")[1] == f"{cmp.curves['base'][1]:.3f}"  # tables round
