@@ -11,8 +11,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from reachscope.store import GradeIn, ProblemIn, RunSpec, SampleIn, open_db
-from reachscope.store import writes
+from reachscope.store import GradeIn, ProblemIn, RunSpec, SampleIn, open_db, writes
 
 WORDS = ("we have the so therefore let equation gives step answer since thus value sum "
          "product square root fraction integer solve multiply divide").split()
@@ -43,7 +42,7 @@ def main() -> None:
             pids = writes.upsert_problems(
                 db, "bench", [ProblemIn(i, f"problem {i}", str(i)) for i in range(n_problems)])
             run_id, _ = writes.get_or_create_run(db, RunSpec("base", "bench"))
-        rows = [SampleIn(p, j, texts[(k := p * per + j) % len(texts)], 512, "stop", 0)
+        rows = [SampleIn(p, j, texts[(p * per + j) % len(texts)], 512, "stop", 0)
                 for p in pids for j in range(per)]
         t0 = time.perf_counter()
         for i in range(0, len(rows), args.batch):

@@ -16,8 +16,7 @@ import sys
 import time
 from pathlib import Path
 
-from reachscope.store import GradeIn, ProblemIn, RunSpec, SampleIn, open_db
-from reachscope.store import reads, writes
+from reachscope.store import GradeIn, ProblemIn, RunSpec, SampleIn, open_db, reads, writes
 
 OUT = Path(__file__).resolve().parent / "out" / "report_1m.db"
 PROBLEMS, N = 500, 1000

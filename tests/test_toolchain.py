@@ -54,9 +54,9 @@ def test_import_contract_is_declared_as_layers() -> None:
 
 @pytest.mark.slow
 def test_the_wheel_carries_the_demo_and_package_data(tmp_path: Path) -> None:
-    proc = subprocess.run([sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation",
-                           "-q", "-w", str(tmp_path), str(ROOT)], capture_output=True, text=True,
-                          timeout=300)
+    proc = subprocess.run([sys.executable, "-m", "pip", "wheel", "--no-deps",
+                           "--no-build-isolation", "-q", "-w", str(tmp_path), str(ROOT)],
+                          capture_output=True, text=True, timeout=300)
     assert proc.returncode == 0, proc.stderr[-2000:]
     (wheel,) = tmp_path.glob("reachscope-*.whl")
     names = set(zipfile.ZipFile(wheel).namelist())
