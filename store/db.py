@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import sqlite3
 import sys
 from pathlib import Path
@@ -36,13 +37,18 @@ class StoreError(Exception):
     """A database cannot be opened or used as asked (missing file, wrong schema, unknown run)."""
 
 
-def open_db(path: str | Path, read_only: bool = False) -> sqlite_utils.Database:
+def open_db(
+    path: str | Path, read_only: bool = False, immutable: bool = False
+) -> sqlite_utils.Database:
     """Open (and, for writers, create or migrate) a reachscope database.
 
     Args:
         path: the SQLite file.
         read_only: open with ``mode=ro`` for viewers; the file is never written (no migration, no
             pragma that changes the file). The database must exist.
+        immutable: with ``read_only``, open with ``immutable=1``: no locks and no ``-shm`` file,
+            so a WAL database in a directory the user cannot write can be read. Safe only while
+            nothing writes the file (changes by others are not seen, or seen torn).
 
     Returns:
         A ``sqlite_utils.Database`` with the pragmas below set.
@@ -51,8 +57,9 @@ def open_db(path: str | Path, read_only: bool = False) -> sqlite_utils.Database:
     if read_only:
         if not path.exists():
             raise StoreError(f"{path}: no such database")
+        mode = "immutable=1" if immutable else "mode=ro"
         conn = sqlite3.connect(
-            f"{path.resolve().as_uri()}?mode=ro", uri=True, check_same_thread=False
+            f"{path.resolve().as_uri()}?{mode}", uri=True, check_same_thread=False
         )
         try:
             db = sqlite_utils.Database(conn, execute_plugins=False)
@@ -60,7 +67,7 @@ def open_db(path: str | Path, read_only: bool = False) -> sqlite_utils.Database:
             db.execute("SELECT count(*) FROM sqlite_master").fetchone()
         except sqlite3.DatabaseError as exc:
             conn.close()
-            raise StoreError(f"{path}: not a SQLite database ({exc})") from exc
+            raise StoreError(_read_error(path, exc)) from exc
         if MIGRATIONS.pending(db):
             raise StoreError(
                 f"{path}: database schema is older than this reachscope or not a reachscope "
@@ -86,6 +93,91 @@ def open_db(path: str | Path, read_only: bool = False) -> sqlite_utils.Database:
     # NORMAL is crash-safe in WAL mode (a power cut may lose the last commit, never corrupt).
     db.execute("PRAGMA synchronous=NORMAL")
     MIGRATIONS.apply(db)
+    return db
+
+
+def is_wal_file(path: str | Path) -> bool:
+    """Whether a database file's header says WAL (bytes 18-19 are 2), read without SQLite."""
+    try:
+        with open(path, "rb") as f:
+            header = f.read(20)
+    except OSError:
+        return False
+    return len(header) == 20 and header[:16] == b"SQLite format 3\x00" and header[18] == 2
+
+
+def _read_error(path: Path, exc: sqlite3.DatabaseError) -> str:
+    """A one-line reason a viewer cannot read ``path``, and what to do about it."""
+    directory = path.resolve().parent
+    side = [Path(f"{path}{s}") for s in ("-wal", "-shm")]
+    if is_wal_file(path) and not os.access(directory, os.W_OK) and not all(
+        p.exists() for p in side
+    ):
+        return (
+            f"{path}: cannot read this WAL database: SQLite must create {path.name}-shm next to "
+            f"it and {directory} is not writable; copy the file to a writable directory, or pass "
+            "--immutable if nothing is writing it"
+        )
+    return f"{path}: not a SQLite database ({exc})"
+
+
+def side_files(path: str | Path) -> set[Path]:
+    """The ``-wal``/``-shm``/``-journal`` files next to a database that exist now."""
+    return {p for s in ("-wal", "-shm", "-journal") if (p := Path(f"{path}{s}")).exists()}
+
+
+def release_side_files(path: str | Path, existed: set[Path]) -> None:
+    """Remove the ``-wal``/``-shm`` files a reader's connections created, after they closed.
+
+    A read-only connection on a WAL database creates both files and cannot remove them. A plain
+    connection opened and closed here is the last one on the file, so SQLite checkpoints an empty
+    log (the database is not changed) and deletes both; it keeps them, under its own locks, when
+    another process still has the file open. Nothing is done when the files were there before.
+    """
+    created = side_files(path) - existed
+    if not created or any(p.name.endswith("-journal") for p in created):
+        return
+    wal = Path(f"{path}-wal")
+    if wal.exists() and wal.stat().st_size > 0:
+        return  # someone else wrote meanwhile: their log, not ours
+    try:
+        conn = sqlite3.connect(str(path))
+        try:
+            conn.execute("SELECT count(*) FROM sqlite_master").fetchone()
+        finally:
+            conn.close()
+    except sqlite3.Error:
+        pass  # best effort: a directory we cannot write keeps nothing of ours anyway
+
+
+def open_annotation_writer(path: str | Path) -> sqlite_utils.Database:
+    """Open an existing database to write annotations only: the file is not converted.
+
+    Unlike :func:`open_db` for writers, this sets no WAL, no page size and applies no migration,
+    so writing a label changes nothing but annotation rows (a ``journal_mode=delete`` file stays
+    so, and leaves no side files once closed).
+
+    Raises:
+        StoreError: the file is missing or its schema is older than this reachscope.
+    """
+    path = Path(path)
+    if not path.exists():
+        raise StoreError(f"{path}: no such database")
+    conn = sqlite3.connect(str(path), check_same_thread=False)
+    db = sqlite_utils.Database(conn, execute_plugins=False)
+    try:
+        db.execute("PRAGMA busy_timeout=30000")
+        db.execute("PRAGMA foreign_keys=ON")
+        pending = MIGRATIONS.pending(db)
+    except sqlite3.DatabaseError as exc:
+        conn.close()
+        raise StoreError(f"{path}: not a SQLite database ({exc})") from exc
+    if pending:
+        conn.close()
+        raise StoreError(
+            f"{path}: database schema is older than this reachscope, and saving a label never "
+            "migrates a file; run `reachscope runs DB` once to migrate it, then label again"
+        )
     return db
 
 

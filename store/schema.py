@@ -152,3 +152,18 @@ def m002_upstream_answers(db: sqlite_utils.Database) -> None:
             SELECT sample_id, answer FROM grades WHERE grader = 'upstream' AND answer IS NOT NULL;
         """
     )
+
+
+@MIGRATIONS()
+def m003_annotation_reviewer(db: sqlite_utils.Database) -> None:
+    db.executescript(
+        """
+        -- One current label per (sample, reviewer): relabelling edits it instead of stacking rows.
+        ALTER TABLE annotations ADD COLUMN reviewer TEXT NOT NULL DEFAULT '';
+        ALTER TABLE annotations ADD COLUMN updated_at TEXT;
+        -- Older files may hold several labels per sample: keep the newest of each.
+        DELETE FROM annotations WHERE id NOT IN (
+            SELECT max(id) FROM annotations GROUP BY sample_id, reviewer);
+        CREATE UNIQUE INDEX annotations_sample_reviewer ON annotations (sample_id, reviewer);
+        """
+    )

@@ -8,9 +8,12 @@ from .app import create_app
 
 
 def main() -> None:
-    if len(sys.argv) != 2:
-        sys.exit("usage: python -m reachscope.tui DATABASE")
-    create_app(sys.argv[1]).run()
+    args = sys.argv[1:]
+    allow_labels = "--allow-labels" in args
+    args = [a for a in args if a != "--allow-labels"]
+    if len(args) != 1:
+        sys.exit("usage: python -m reachscope.tui DATABASE [--allow-labels]")
+    create_app(args[0], allow_labels=allow_labels).run()
 
 
 if __name__ == "__main__":

@@ -14,7 +14,7 @@ from textual.binding import Binding
 from textual.screen import Screen
 from textual.worker import Worker, WorkerState
 
-from .messages import RunsChanged
+from .messages import GradersListed, RunsChanged
 from .screens.compare import CompareScreen
 from .screens.live import LiveScreen
 from .screens.problems import ProblemsScreen
@@ -33,19 +33,33 @@ class ReachscopeApp(App[None]):
     BINDINGS = [
         Binding("q", "quit", "Quit"),
         Binding("L", "live", "Live"),
+        Binding("ctrl+r", "reload", "Reload", show=False, tooltip="Re-read the database"),
+        Binding("A", "annotations", "Labels", show=False, tooltip="All labels of a run"),
+        Binding("g", "cycle_grader", "Grader", show=False,
+                tooltip="Next grader of the compared runs"),
         Binding("escape", "back", "Back", show=False),
     ]
 
-    def __init__(self, db_path: str | Path, poll_interval: float = 1.0) -> None:
+    def __init__(
+        self, db_path: str | Path, poll_interval: float = 1.0, immutable: bool = False,
+        reviewer: str = "", allow_labels: bool = True,
+    ) -> None:
         super().__init__()
+        #: False when served read-only (`reachscope serve` without --allow-labels).
+        self.allow_labels = allow_labels
         self.db_path = Path(db_path)
-        self.source = Source(self.db_path)
+        self.immutable = immutable
+        #: Who labels samples in this session (one current label per sample and reviewer).
+        self.reviewer = reviewer
+        self.source = Source(self.db_path, immutable=immutable)
         self.poll_interval = poll_interval
         self.runs: list[Run] = []
         #: The two runs compared (A, usually base; B, usually RL) and each one's grader.
         self.run_a: Run | None = None
         self.run_b: Run | None = None
         self.graders: dict[int, str] = {}
+        #: The grader picked with `g` for every compared run (None: each run's primary grader).
+        self.grader_choice: str | None = None
         #: Bumped on every change seen by the poller; screens reload on resume when it moved.
         self.generation = 0
         self._problem_screen: ProblemScreen | None = None
@@ -97,6 +111,47 @@ class ReachscopeApp(App[None]):
         if len(self.screen_stack) > 2:
             self.pop_screen()
 
+    def action_reload(self) -> None:
+        """Re-read everything, as if every run had changed (the poll does this by itself)."""
+        self.generation += 1
+        self.screen.post_message(RunsChanged({r.id for r in self.runs} | {-1}))
+
+    def grader_for(self, run_id: int) -> str | None:
+        """The grader whose verdicts screens show for a run (None: not known yet)."""
+        return self.grader_choice or self.graders.get(run_id)
+
+    @work(thread=True, exclusive=True, group="graders", exit_on_error=False)
+    def action_cycle_grader(self) -> None:
+        from reachscope.store import audit
+
+        ids = self.pair_ids
+        graders = self.source.query(lambda db: audit.common_graders(db, ids))
+        self.post_message(GradersListed(graders))
+
+    @on(GradersListed)
+    def _graders_listed(self, message: GradersListed) -> None:
+        graders = message.graders
+        if not graders:
+            self.notify("No grader has graded the compared runs yet", severity="warning")
+            return
+        current = self.grader_for(self.pair_ids[0]) if self.pair_ids else None
+        nxt = graders[(graders.index(current) + 1) % len(graders)] if current in graders \
+            else graders[0]
+        self.grader_choice = nxt
+        for run_id in self.pair_ids:
+            self.graders[run_id] = nxt
+        self.notify(f"grader: {nxt} (of {', '.join(graders)})", timeout=3)
+        self.generation += 1
+        self.screen.post_message(RunsChanged(set(self.pair_ids)))
+
+    def action_annotations(self) -> None:
+        from .screens.annotations import AnnotationsScreen
+
+        if self.run_a is None:
+            self.notify("No run selected yet", severity="warning")
+        elif not isinstance(self.screen, AnnotationsScreen):
+            self.push_screen(AnnotationsScreen())
+
     def action_live(self) -> None:
         if not isinstance(self.screen, LiveScreen):
             self.push_screen(LiveScreen())
@@ -146,6 +201,10 @@ class ReachscopeApp(App[None]):
         self.notify(text, title="Error", severity="error", timeout=8)
 
 
-def create_app(db_path: str | Path, poll_interval: float = 1.0) -> ReachscopeApp:
+def create_app(
+    db_path: str | Path, poll_interval: float = 1.0, immutable: bool = False, reviewer: str = "",
+    allow_labels: bool = True,
+) -> ReachscopeApp:
     """The app for a database file: the one factory the CLI, `serve` and the tests use."""
-    return ReachscopeApp(db_path, poll_interval=poll_interval)
+    return ReachscopeApp(db_path, poll_interval=poll_interval, immutable=immutable,
+                         reviewer=reviewer, allow_labels=allow_labels and not immutable)

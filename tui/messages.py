@@ -30,6 +30,7 @@ class ComparisonLoaded(Message):
 @dataclass
 class ProblemsLoaded(Message):
     lines: list[ProblemLine]
+    graders: list[str] = field(default_factory=list)  # the grader of each compared run
 
 
 @dataclass
@@ -37,6 +38,17 @@ class ProblemLoaded(Message):
     problem: ProblemRow
     groups: dict[int, list[AnswerGroup]]  # run id -> answer groups
     samples: list[SampleRow]
+    labelled: frozenset[int] = frozenset()  # ids of the samples that carry a label
+    disagreed: frozenset[int] = frozenset()  # ids of the samples whose graders disagree
+    graders: dict[int, str] = field(default_factory=dict)  # run id -> grader shown
+    #: run id -> (n, c) for the aggregate-only runs (imported counts, no sample texts)
+    counts: dict[int, tuple[int, int]] = field(default_factory=dict)
+
+
+@dataclass
+class AnnotationsLoaded(Message):
+    run_id: int
+    rows: list[dict[str, Any]]
 
 
 @dataclass
@@ -54,12 +66,25 @@ class PairLoaded(Message):
     right_text: str
     similarity: float
     auto: bool  # right was chosen as the most similar trace of its run
+    #: What the worker read, for the screen to keep (assigned on the UI thread): run id ->
+    #: sample rows and sample id -> text, and the runs of each side.
+    rows: dict[int, list[SampleRow]] = field(default_factory=dict)
+    texts: dict[int, dict[int, str]] = field(default_factory=dict)
+    left_run: int | None = None
+    right_run: int | None = None
 
 
 @dataclass
 class AnnotationSaved(Message):
     sample_id: int
     annotation_id: int
+
+
+@dataclass
+class GradersListed(Message):
+    """The graders every compared run has, for the grader key to cycle through."""
+
+    graders: list[str]
 
 
 @dataclass
@@ -80,3 +105,6 @@ class RunsChanged(Message, bubble=False):
 class ProgressLoaded(Message):
     progress: list[RunProgress]
     at: float
+    #: The runs as read with it (the app's list and the ids seen running are set from these
+    #: on the UI thread).
+    runs: list[Run] = field(default_factory=list)

@@ -11,6 +11,7 @@ from typing import TypeVar
 
 import sqlite_utils
 from reachscope.store import data_version, open_db, views
+from reachscope.store.db import release_side_files, side_files
 
 T = TypeVar("T")
 
@@ -46,8 +47,11 @@ class Source:
     wait behind a long query.
     """
 
-    def __init__(self, path: str | Path) -> None:
+    def __init__(self, path: str | Path, immutable: bool = False) -> None:
         self.path = Path(path)
+        self.immutable = immutable
+        #: Side files present before the app opened the file: the app removes only its own.
+        self._side_files_before = side_files(self.path)
         self._lock = threading.Lock()
         self._db: sqlite_utils.Database | None = None
         self._poll_db: sqlite_utils.Database | None = None
@@ -57,13 +61,13 @@ class Source:
         """Run ``fn(db)`` on the shared read-only connection (opened on first use)."""
         with self._lock:
             if self._db is None:
-                self._db = open_db(self.path, read_only=True)
+                self._db = open_db(self.path, read_only=True, immutable=self.immutable)
             return fn(self._db)
 
     def poll(self) -> set[int] | None:
         """Runs changed since the last poll, or None when nothing was committed meanwhile."""
         if self._poll_db is None:
-            self._poll_db = open_db(self.path, read_only=True)
+            self._poll_db = open_db(self.path, read_only=True, immutable=self.immutable)
         db = self._poll_db
         version = data_version(db)
         if self._last is not None and version == self._last.version:
@@ -81,3 +85,6 @@ class Source:
                 if db is not None:
                     db.close()
             self._db = self._poll_db = None
+            self._last = None
+        if not self.immutable:
+            release_side_files(self.path, self._side_files_before)

@@ -38,7 +38,7 @@ def test_the_cli_builds_the_app_with_the_tested_factory(monkeypatch, db_path: Pa
     opened = []
 
     class FakeRun:  # stands in for the terminal, which a test cannot give the app
-        def __init__(self, path: Path) -> None:
+        def __init__(self, path: Path, immutable: bool = False, reviewer: str = "") -> None:
             opened.append(path)
 
         def run(self) -> None:

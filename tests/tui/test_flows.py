@@ -73,7 +73,7 @@ async def test_flow_compare_cell_problem_trace_diff(db_path: Path) -> None:
         assert isinstance(trace, TraceScreen)
         assert trace.sample.sample_idx == 0 and trace.sample.verdict == "correct"
         assert "\\boxed{10}" in trace.text
-        await pilot.press("n")
+        await pilot.press("right_square_bracket")  # next sample (n is "next match")
         await settle(pilot)
         assert trace.sample.sample_idx == 1 and "\\boxed{11}" in trace.text
         await pilot.press("d")
@@ -212,7 +212,8 @@ async def test_browsing_leaves_the_database_byte_identical(db_path: Path) -> Non
         await settle(pilot)
         await pilot.press("N", "a", "s", "escape", "enter")
         await settle(pilot)
-        await pilot.press("n", "p", "d", "escape", "escape", "escape", "escape", "L")
+        await pilot.press("right_square_bracket", "left_square_bracket", "d", "escape", "escape",
+                          "escape", "escape", "L")
         await settle(pilot)
         app.check_for_changes()
         await settle(pilot)

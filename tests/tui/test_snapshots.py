@@ -33,7 +33,10 @@ async def keys(pilot: Pilot, *presses: str) -> None:
 def test_compare(snap_compare, db_path: Path, size: tuple[int, int]) -> None:
     """Compare screen: run pickers (base vs rl), pass@k curves on a log2 k axis (1, 2, 4, 8),
     the summary table, coverage (9 / 1 / 1 / 1 at all samples and at k = 1) and the crossover.
-    At 80x24 the tables are below the plot (scroll for the bootstrap table)."""
+    At 80x24 the tables are below the plot (scroll for the bootstrap table). The legend is the
+    title line (``━ base (cyan)   ━ rl (magenta)``), above the plot area, not over the curves;
+    the y axis is fitted to the curves (``y fitted (0-1: key y)`` under the k axis) and each k
+    has a ● on each curve; the footer starts with ``? Help`` and has ``y Y range``."""
     assert snap_compare(app_for(db_path), terminal_size=size, run_before=keys)
 
 
@@ -44,7 +47,8 @@ def test_compare(snap_compare, db_path: Path, size: tuple[int, int]) -> None:
 
 def test_problems_only_base(snap_compare, db_path: Path) -> None:
     """Problems reached from the coverage cell "only base" at the full budget (Enter on the
-    cursor's starting cell): one row, problem #0 with base 1/8 and rl 0/8, Δ in red."""
+    cursor's starting cell): one row, problem #0 with base 1/8 and rl 0/8, Δ in red; ``? Help``
+    first in the footer."""
     async def go(pilot: Pilot) -> None:
         await settle(pilot)
         pilot.app.screen.query_one("#coverage").focus()
@@ -55,7 +59,8 @@ def test_problems_only_base(snap_compare, db_path: Path) -> None:
 
 def test_problems_sorted_by_delta(snap_compare, db_path: Path) -> None:
     """Problems at 120x40, sorted by Δ descending (keys s s s r): #3 (+0.75) first; columns
-    for c/n and pass@1 of both runs, level, subject and the problem text."""
+    for c/n and pass@1 of both runs, level, subject (this fixture has both) and the problem
+    text; ``? Help`` first in the footer."""
     assert snap_compare(app_for(db_path), terminal_size=(120, 40),
                         run_before=lambda pilot: keys(pilot, "p", "s", "s", "s", "r"))
 
@@ -64,7 +69,7 @@ def test_problems_sorted_by_delta(snap_compare, db_path: Path) -> None:
 def test_problem(snap_compare, db_path: Path, size: tuple[int, int]) -> None:
     """Problem #0: header with level, subject and the reference answer (10) highlighted; the
     statement; answer groups per run (base: 11 ×4, 7 ×2, no answer, 10 ✓) and the samples table
-    with verdicts coloured."""
+    with verdicts coloured; ``? Help`` first in the footer."""
     assert snap_compare(app_for(db_path), terminal_size=size,
                         run_before=lambda pilot: keys(pilot, "p", "enter"))
 
@@ -72,15 +77,18 @@ def test_problem(snap_compare, db_path: Path, size: tuple[int, int]) -> None:
 @pytest.mark.parametrize("size", SIZES)
 def test_trace(snap_compare, db_path: Path, size: tuple[int, int]) -> None:
     """Trace of base sample 0 of problem #0: header (verdict correct, length, tokens, finish),
-    the extracted answer 10 in a green highlight, inline math kept as code spans with their
-    backslashes, and the final \\boxed{10} in bold with a ◀ final answer marker."""
+    the extracted answer 10 in a green highlight, inline maths in cyan with LaTeX turned into
+    Unicode (no backslashes; ``r`` shows the raw text), wrapped at the width with nothing cut,
+    and the final boxed answer as ``[10]`` in green reverse with a ◀ final answer marker. The
+    compact footer shows every key at 80 columns (``] Next``, ``/ Find``, ``n Match``, ``r Raw``,
+    ``a Label``, ``d Diff``, ``? Help``)."""
     assert snap_compare(app_for(db_path), terminal_size=size,
                         run_before=lambda pilot: keys(pilot, "p", "enter", "enter"))
 
 
 def test_annotate_dialog(snap_compare, db_path: Path) -> None:
     """The annotate dialog over a trace at 80x24: label choices with the first selected, a note
-    field, Save and Cancel."""
+    field, Save and Cancel; the trace below it renders LaTeX as Unicode."""
     assert snap_compare(app_for(db_path), terminal_size=(80, 24),
                         run_before=lambda pilot: keys(pilot, "p", "enter", "enter", "a"))
 
@@ -89,6 +97,17 @@ def test_annotate_dialog(snap_compare, db_path: Path) -> None:
 def test_diff(snap_compare, db_path: Path, size: tuple[int, int]) -> None:
     """Diff of base sample 0 of problem #0 with its most similar rl sample: similarity in the
     head line, each pane titled with run, sample index, verdict and answer; words that differ
-    are highlighted (red on the left, green on the right)."""
+    are highlighted (red on the left, green on the right). The compact footer shows every key
+    at 80 columns (``n L next`` ... ``s Swap``, ``? Help``)."""
     assert snap_compare(app_for(db_path), terminal_size=size,
                         run_before=lambda pilot: keys(pilot, "p", "enter", "d"))
+
+
+def test_help_over_trace(snap_compare, db_path: Path) -> None:
+    """``?`` on a trace at 80x24: a bordered list titled ``keys: Trace`` with every key of the
+    screen (hidden ones too: ``[`` previous sample, ``N`` previous match), each with what it
+    does in full words, then the app's keys (``q`` Quit, ``L`` Live) and the scroll keys; nothing
+    cut at the right edge."""
+    assert snap_compare(app_for(db_path), terminal_size=(80, 24),
+                        run_before=lambda pilot: keys(pilot, "p", "enter", "enter",
+                                                      "question_mark"))

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from reachscope.core.browse import ANNOTATION_LABELS
 from reachscope.store.reads import SampleRow
 from textual import on
@@ -13,27 +15,37 @@ from textual.widgets import Button, Input, Label, RadioButton, RadioSet
 
 
 class AnnotateScreen(ModalScreen[tuple[str, str] | None]):
-    """Returns ``(label, note)``, or None when cancelled."""
+    """Returns ``(label, note)``, ``("", "")`` to delete the current label, or None when
+    cancelled. Opens on the reviewer's current label, if any."""
 
     BINDINGS = [
         Binding("escape", "cancel", "Cancel"),
         Binding("ctrl+s", "save", "Save"),
+        Binding("ctrl+d", "delete", "Delete label"),
     ]
 
-    def __init__(self, sample: SampleRow) -> None:
+    def __init__(self, sample: SampleRow, current: dict[str, Any] | None = None) -> None:
         super().__init__()
         self.sample = sample
+        self.current = current
 
     def compose(self) -> ComposeResult:
         with Vertical(id="annotate"):
             yield Label(f"Label sample {self.sample.sample_idx} "
                         f"({self.sample.verdict or 'ungraded'})", id="annotate-title")
+            labels = list(ANNOTATION_LABELS)
+            chosen = self.current["label"] if self.current else labels[0]
+            if chosen not in labels:
+                labels.append(chosen)  # a free-text label stored earlier stays selectable
             with RadioSet(id="labels"):
-                for i, label in enumerate(ANNOTATION_LABELS):
-                    yield RadioButton(label, value=i == 0)
-            yield Input(placeholder="note (optional); enter saves", id="note")
+                for label in labels:
+                    yield RadioButton(label, value=label == chosen)
+            yield Input(self.current["note"] if self.current else "",
+                        placeholder="note (optional); enter saves", id="note")
             with Horizontal(id="annotate-buttons"):
                 yield Button("Save", variant="primary", id="save")
+                if self.current is not None:
+                    yield Button("Delete", variant="error", id="delete")
                 yield Button("Cancel", id="cancel")
 
     def on_mount(self) -> None:
@@ -49,6 +61,10 @@ class AnnotateScreen(ModalScreen[tuple[str, str] | None]):
     def action_cancel(self) -> None:
         self.dismiss(None)
 
+    def action_delete(self) -> None:
+        if self.current is not None:
+            self.dismiss(("", ""))
+
     @on(Input.Submitted, "#note")
     def _submitted(self) -> None:
         self.action_save()
@@ -57,5 +73,7 @@ class AnnotateScreen(ModalScreen[tuple[str, str] | None]):
     def _pressed(self, event: Button.Pressed) -> None:
         if event.button.id == "save":
             self.action_save()
+        elif event.button.id == "delete":
+            self.action_delete()
         else:
             self.action_cancel()

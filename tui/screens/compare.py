@@ -38,6 +38,7 @@ class CompareScreen(AppScreen):
         Binding("d", "toggle_plot", "Curves/Δ"),
         Binding("plus,equals_sign", "coverage_k(1)", "k+"),
         Binding("minus", "coverage_k(-1)", "k−"),
+        Binding("y", "toggle_range", "Y range", tooltip="y axis: fitted to the curves / 0 to 1"),
         Binding("a", "focus_run('a')", "Run A", show=False),
         Binding("b", "focus_run('b')", "Run B", show=False),
     ]
@@ -109,7 +110,8 @@ class CompareScreen(AppScreen):
         def compute(db):  # noqa: ANN001, ANN202
             ks = metrics.log2_ks(views.max_samples(db, [r.id for r in runs]))
             k = self.coverage_k if len(runs) == 2 else None
-            return ks, analysis.compare(db, runs, ks=ks, coverage_k=k, bootstrap=1000)
+            return ks, analysis.compare(db, runs, ks=ks, grader=app.grader_choice,
+                                        coverage_k=k, bootstrap=1000)
 
         ks, comparison = app.source.query(compute)
         self._generation = generation
@@ -124,8 +126,15 @@ class CompareScreen(AppScreen):
         if not message.runs:
             self.query_one(PassKPlot).show_message("this database has no runs")
             return
-        if app.run_a is None:
+        by_id = {r.id: r for r in message.runs}
+        if app.run_a is None or app.run_a.id not in by_id:
             app.set_pair(*default_pair(message.runs))
+        else:
+            # Fresh Run rows (status, grader); a B once a second run on A's dataset exists.
+            b = by_id.get(app.run_b.id) if app.run_b is not None else None
+            if b is None:
+                b = default_pair([app.run_a, *(r for r in message.runs if r.id != app.run_a.id)])[1]
+            app.set_pair(by_id[app.run_a.id], b)
         options = [(f"{r.label} ({r.dataset}, {r.status})", r.id) for r in message.runs]
         for sel_id, run in (("#run-a", app.run_a), ("#run-b", app.run_b)):
             select = self.query_one(sel_id, Select)
@@ -192,6 +201,8 @@ class CompareScreen(AppScreen):
         else:
             coverage.display = False
             notes.append("coverage and crossover need two runs on the same dataset")
+        notes.append("grader: " + ", ".join(f"{rc.run.label} {rc.grader}" for rc in comp.runs)
+                     + " (g: next grader)")
         notes += comp.notes
         self.query_one("#compare-notes", Static).update("\n".join(notes))
         self._fill_bootstrap()
@@ -231,8 +242,12 @@ class CompareScreen(AppScreen):
 
     @on(RunsChanged)
     def _runs_changed(self, message: RunsChanged) -> None:
-        if set(self.app.pair_ids) & message.run_ids:
-            self.load_comparison()
+        # New runs, status changes and first grades all go through the run list (cheap), which
+        # then recomputes the comparison; a grader remembered before the first grade is dropped.
+        if self.app.grader_choice is None:
+            for run_id in message.run_ids:
+                self.app.graders.pop(run_id, None)
+        self.load_runs()
 
     # -- actions ------------------------------------------------------------------------------
 
@@ -256,3 +271,6 @@ class CompareScreen(AppScreen):
 
     def action_focus_run(self, which: str) -> None:
         self.query_one(f"#run-{which}", Select).focus()
+
+    def action_toggle_range(self) -> None:
+        self.query_one(PassKPlot).toggle_range()

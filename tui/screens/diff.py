@@ -16,6 +16,14 @@ from ..widgets.trace_diff import TraceDiff
 from .base import AppScreen
 
 
+def _find_row(rows: dict[int, list[SampleRow]], sample_id: int) -> SampleRow:
+    for run_rows in rows.values():
+        for row in run_rows:
+            if row.id == sample_id:
+                return row
+    raise KeyError(sample_id)
+
+
 class DiffScreen(AppScreen):
     """Side-by-side word diff of two samples of one problem.
 
@@ -26,12 +34,12 @@ class DiffScreen(AppScreen):
 
     BINDINGS = [
         Binding("escape", "app.back", "Back"),
-        Binding("n", "move('left', 1)", "Left next"),
-        Binding("p", "move('left', -1)", "Left prev"),
-        Binding("N", "move('right', 1)", "Right next"),
-        Binding("P", "move('right', -1)", "Right prev"),
-        Binding("a", "auto", "Auto-pair"),
-        Binding("s", "swap", "Swap"),
+        Binding("n", "move('left', 1)", "L next", tooltip="Left side: next sample"),
+        Binding("p", "move('left', -1)", "L prev", tooltip="Left side: previous sample"),
+        Binding("N", "move('right', 1)", "R next", tooltip="Right side: next sample"),
+        Binding("P", "move('right', -1)", "R prev", tooltip="Right side: previous sample"),
+        Binding("a", "auto", "Auto", tooltip="Pair with the most similar sample again"),
+        Binding("s", "swap", "Swap", tooltip="Swap the two sides"),
     ]
 
     def __init__(self, problem_id: int, left_id: int, right_id: int | None = None) -> None:
@@ -49,29 +57,32 @@ class DiffScreen(AppScreen):
         yield Header()
         yield Static("loading…", id="diff-head")
         yield TraceDiff(id="diff")
-        yield Footer()
+        # Compact and without the palette hint (? lists every key): all fit at 80 columns.
+        yield Footer(compact=True, show_command_palette=False)
 
     def on_mount(self) -> None:
         self.load_pair()
 
     def _row(self, sample_id: int) -> SampleRow:
-        for rows in self.rows.values():
-            for row in rows:
-                if row.id == sample_id:
-                    return row
-        raise KeyError(sample_id)
+        return _find_row(self.rows, sample_id)
 
     @work(thread=True, exclusive=True, group="diff", exit_on_error=False)
     def load_pair(self) -> None:
+        """Read the problem's samples (once) and pick the pair. The worker only reads the
+        screen's state; what it finds travels in :class:`PairLoaded`, assigned on the UI
+        thread."""
         app = self.app
-        if not self.rows:
+        left_id, right_id, auto = self.left_id, self.right_id, self.auto
+        rows, texts = self.rows, self.texts
+        left_run, right_run = self.left_run, self.right_run
+        if not rows:
             def fetch(db):  # noqa: ANN001, ANN202
-                info = views.sample_info(db, self.left_id, None)
+                info = views.sample_info(db, left_id, None)
                 if info is None:
-                    raise reads.StoreError(f"no sample {self.left_id}")
+                    raise reads.StoreError(f"no sample {left_id}")
                 run_ids = {info["run_id"], *app.pair_ids}
-                if self.right_id is not None:
-                    other = views.sample_info(db, self.right_id, None)
+                if right_id is not None:
+                    other = views.sample_info(db, right_id, None)
                     run_ids.add(other["run_id"] if other else info["run_id"])
                 rows, texts = {}, {}
                 for run_id in run_ids:
@@ -81,30 +92,35 @@ class DiffScreen(AppScreen):
                     texts[run_id] = views.sample_texts(db, run_id, self.problem_id)
                 return info["run_id"], rows, texts
 
-            left_run, self.rows, self.texts = app.source.query(fetch)
-            self.left_run = left_run
+            left_run, rows, texts = app.source.query(fetch)
             others = [r for r in app.pair_ids if r != left_run]
-            if self.right_id is not None:
-                self.right_run = self._row(self.right_id).run_id
+            if right_id is not None:
+                right_run = _find_row(rows, right_id).run_id
             else:
-                self.right_run = others[0] if others else left_run
-        left = self._row(self.left_id)
-        candidates = {sid: t for sid, t in self.texts[self.right_run].items() if sid != left.id}
+                right_run = others[0] if others else left_run
+        left = _find_row(rows, left_id)
+        candidates = {sid: t for sid, t in texts[right_run].items() if sid != left.id}
         if not candidates:
             raise reads.StoreError("no other sample to compare with")
-        left_text = self.texts[left.run_id][left.id]
-        if self.auto or self.right_id not in candidates:
-            self.right_id, sim = browse.most_similar(left_text, candidates)
+        left_text = texts[left.run_id][left.id]
+        if auto or right_id not in candidates:
+            right_id, sim = browse.most_similar(left_text, candidates)
         else:
-            sim = browse.similarity(left_text, candidates[self.right_id])
-        right = self._row(self.right_id)
-        self.post_message(PairLoaded(left, right, left_text, candidates[right.id], sim,
-                                     self.auto))
+            sim = browse.similarity(left_text, candidates[right_id])
+        right = _find_row(rows, right_id)
+        self.post_message(PairLoaded(left, right, left_text, candidates[right.id], sim, auto,
+                                     rows=rows, texts=texts, left_run=left_run,
+                                     right_run=right_run))
 
     @on(PairLoaded)
     def _loaded(self, message: PairLoaded) -> None:
         app = self.app
         left, right = message.left, message.right
+        if left.id != self.left_id:
+            return  # a pair for a left side the user has since moved away from
+        self.rows, self.texts = message.rows, message.texts
+        self.left_run, self.right_run = message.left_run, message.right_run
+        self.left_id, self.right_id = left.id, right.id
         chunks = browse.word_diff(message.left_text, message.right_text)
 
         def title(s: SampleRow) -> Text:

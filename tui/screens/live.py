@@ -65,18 +65,21 @@ class LiveScreen(AppScreen):
 
         def fetch(db):  # noqa: ANN001, ANN202
             runs = reads.list_runs(db)
-            wanted = [r for r in runs if run_ids is None or r.id in run_ids]
+            # Aggregate-only runs (imported counts) have no samples: nothing to show as
+            # stored or graded, so they are not progress rows.
+            wanted = [r for r in runs if (run_ids is None or r.id in run_ids)
+                      and not r.aggregate_only]
             return runs, [views.run_progress(db, r.id) for r in wanted]
 
         runs, progress = app.source.query(fetch)
         at = time.monotonic()
-        app.runs = runs
         by_id = {r.id: r for r in runs}
-        self._seen_running |= {r.id for r in runs if r.status == "running"}
+        # Read, not assigned, here: the handler of ProgressLoaded keeps the runs on the UI thread.
+        seen = self._seen_running | {r.id for r in runs if r.status == "running"}
         # The pair may have been chosen before a status changed; use fresh rows.
         plotted = live_runs(runs, by_id.get(app.run_a.id) if app.run_a else None,
-                            by_id.get(app.run_b.id) if app.run_b else None, self._seen_running)
-        self.post_message(ProgressLoaded(progress, at))
+                            by_id.get(app.run_b.id) if app.run_b else None, seen)
+        self.post_message(ProgressLoaded(progress, at, runs))
         if run_ids is None or {r.id for r in plotted} & run_ids or \
                 [r.id for r in plotted] != self._plotted:
             self._load_curves(plotted)
@@ -97,6 +100,9 @@ class LiveScreen(AppScreen):
 
     @on(ProgressLoaded)
     def _progress(self, message: ProgressLoaded) -> None:
+        if message.runs:
+            self.app.runs = message.runs
+            self._seen_running |= {r.id for r in message.runs if r.status == "running"}
         self.query_one(RunProgressTable).observe(message.progress, message.at)
 
     @on(ComparisonLoaded)

@@ -6,7 +6,7 @@ from collections.abc import Sequence
 from typing import overload
 
 from reachscope.core import browse
-from reachscope.store import reads, views
+from reachscope.store import annotations, audit, reads, views
 from reachscope.store.reads import SampleRow
 from rich.cells import cell_len
 from rich.text import Text
@@ -25,6 +25,8 @@ from .base import AppScreen
 VERDICT_STYLE = {"correct": "green", "incorrect": "red", "no_answer": "yellow", None: "dim"}
 NONE = "\x01"  # row key part for samples without an extracted answer
 MARK = {"correct": "✓", "incorrect": "✗", "mixed": "±"}
+LABELLED = " ✎"  # after the run label of a sample that carries a label
+DISAGREED = " ≠"  # after the run label of a sample its graders disagree on
 
 
 SAMPLE_COLUMNS = [(name, None) for name in
@@ -58,8 +60,10 @@ class SampleRows(Sequence[RowSpec]):
     """
 
     def __init__(self, samples: list[SampleRow], labels: dict[int, str],
-                 marked: int | None) -> None:
+                 marked: int | None, labelled: frozenset[int] = frozenset(),
+                 disagreed: frozenset[int] = frozenset()) -> None:
         self.samples, self.labels, self.marked = samples, labels, marked
+        self.labelled, self.disagreed = labelled, disagreed
 
     def __len__(self) -> int:
         return len(self.samples)
@@ -75,6 +79,10 @@ class SampleRows(Sequence[RowSpec]):
 
     def _label(self, s: SampleRow) -> str:
         label = self.labels.get(s.run_id, str(s.run_id))
+        if s.id in self.disagreed:
+            label += DISAGREED
+        if s.id in self.labelled:
+            label += LABELLED
         return label + " *" if s.id == self.marked else label
 
     def _row(self, s: SampleRow) -> RowSpec:
@@ -99,6 +107,8 @@ class ProblemScreen(AppScreen):
         Binding("d", "diff", "Diff"),
         Binding("m", "mark", "Mark for diff"),
         Binding("x", "clear_filter", "All samples"),
+        Binding("exclamation_mark", "disagreements", "Disagree", key_display="!",
+                tooltip="Only samples on which the run's graders disagree"),
         Binding("tab", "app.focus_next", "Next pane", show=False),
     ]
 
@@ -107,6 +117,12 @@ class ProblemScreen(AppScreen):
         self.problem_id = problem_id
         self.samples: list[SampleRow] = []
         self.shown: list[SampleRow] = []
+        #: Ids of the samples that carry a label (marked in the list).
+        self.labelled: frozenset[int] = frozenset()
+        #: Ids of the samples whose graders disagree on correctness, and whether only they show.
+        self.disagreed: frozenset[int] = frozenset()
+        self.only_disagreements = False
+        self.graders: dict[int, str] = {}
         self.answer_filter: tuple[int, str | None] | None = None
         self.marked: int | None = None
         self._generation = -1
@@ -134,6 +150,7 @@ class ProblemScreen(AppScreen):
         self.problem_id = problem_id
         self.samples, self.shown = [], []
         self.answer_filter = self.marked = None
+        self.only_disagreements = False
         self._generation = -1
         if not self.is_mounted:
             return  # on_mount loads it
@@ -161,16 +178,27 @@ class ProblemScreen(AppScreen):
 
         def fetch(db):  # noqa: ANN001, ANN202
             problem = reads.problems_of(db, [self.problem_id])[self.problem_id]
-            groups, samples = {}, []
+            groups, samples, graders, disagreed = {}, [], {}, set()
             for run in runs:
-                grader = app.graders.get(run.id) or reads.resolve_grader(db, run)
+                grader = app.grader_for(run.id) or reads.resolve_grader(db, run)
+                graders[run.id] = grader
                 groups[run.id] = views.answer_groups(db, run.id, self.problem_id, grader)
                 samples += reads.samples_of_problem(db, run.id, self.problem_id, grader)
-            return problem, groups, samples
+                disagreed |= audit.disagreeing_samples(db, run.id, self.problem_id)
+            labelled = annotations.labelled_samples(db, [s.id for s in samples])
+            counts: dict[int, tuple[int, int]] = {}
+            aggregate = [(r.id, graders[r.id]) for r in runs if r.aggregate_only]
+            if aggregate:
+                for line in views.problem_lines(db, runs[0].dataset, aggregate):
+                    if line.id == self.problem_id:
+                        counts = dict(line.counts)
+            return (problem, groups, samples, frozenset(labelled), frozenset(disagreed), graders,
+                    counts)
 
-        problem, groups, samples = app.source.query(fetch)
+        problem, groups, samples, labelled, disagreed, graders, counts = app.source.query(fetch)
         self._generation = generation
-        self.post_message(ProblemLoaded(problem, groups, samples))
+        self.post_message(ProblemLoaded(problem, groups, samples, labelled, disagreed, graders,
+                                        counts))
 
     @on(ProblemLoaded)
     def _loaded(self, message: ProblemLoaded) -> None:
@@ -181,12 +209,20 @@ class ProblemScreen(AppScreen):
         meta = " · ".join(str(p.metadata[k]) for k in ("level", "subject") if p.metadata.get(k))
         head = Text.assemble(
             (f"Problem #{p.idx}", "bold"), f"  {meta}  " if meta else "  ",
-            ("reference answer: ", "dim"), (p.answer or "—", "bold reverse"))
+            ("reference answer: ", "dim"), (p.answer or "—", "bold reverse"),
+            ("  grader ", "dim"), "/".join(dict.fromkeys(message.graders.values())))
         self.query_one("#problem-head", Static).update(head)
         self._show_statement(browse.trace_markdown(p.prompt or ""))
         answers = self.query_one("#answers", DataTable)
         answers.clear(columns=True)
         answers.add_columns("run", "answer", "n", "")
+        for run_id, (n, c) in message.counts.items():
+            # Imported counts only: c/n is all there is, and there are no sample texts.
+            answers.add_row(app.label_of(run_id), f"{c}/{n} correct", Text(str(n), justify="right"),
+                            "", key=f"{run_id}\x00counts")
+            head.append(f"\n{app.label_of(run_id)}: {c}/{n} correct · imported as counts only: "
+                        "no sample texts")
+        self.query_one("#problem-head", Static).update(head)
         for run_id, groups in message.groups.items():
             for g in groups:
                 answers.add_row(app.label_of(run_id), g.answer if g.answer is not None else "—",
@@ -194,6 +230,8 @@ class ProblemScreen(AppScreen):
                                 Text(MARK[g.verdict], style=VERDICT_STYLE.get(g.verdict, "")),
                                 key=f"{run_id}\x00{NONE if g.answer is None else g.answer}")
         self.samples = message.samples
+        self.labelled = message.labelled
+        self.disagreed, self.graders = message.disagreed, message.graders
         self.show_samples()
 
     @work(exclusive=True, group="statement", exit_on_error=False)
@@ -208,8 +246,10 @@ class ProblemScreen(AppScreen):
         row = table.cursor_row
         flt = self.answer_filter
         self.shown = [s for s in self.samples
-                      if flt is None or (s.run_id == flt[0] and s.answer == flt[1])]
-        rows = SampleRows(self.shown, {r.id: r.label for r in self.app.runs}, self.marked)
+                      if (flt is None or (s.run_id == flt[0] and s.answer == flt[1]))
+                      and (not self.only_disagreements or s.id in self.disagreed)]
+        rows = SampleRows(self.shown, {r.id: r.label for r in self.app.runs}, self.marked,
+                          self.labelled, self.disagreed)
         table.set_rows(SAMPLE_COLUMNS, rows, row, rows.widths())
 
     @property
@@ -222,6 +262,8 @@ class ProblemScreen(AppScreen):
     @on(DataTable.RowSelected, "#answers")
     def _answer_picked(self, event: DataTable.RowSelected) -> None:
         run, _, answer = str(event.row_key.value).partition("\x00")
+        if answer == "counts":
+            return  # an aggregate-only run's counts: no samples to filter
         self.answer_filter = (int(run), None if answer == NONE else answer)
         self.show_samples()
         self.query_one("#samples", DataTable).focus()
@@ -241,7 +283,14 @@ class ProblemScreen(AppScreen):
 
     def action_clear_filter(self) -> None:
         self.answer_filter = None
+        self.only_disagreements = False
         self.show_samples()
+
+    def action_disagreements(self) -> None:
+        self.only_disagreements = not self.only_disagreements
+        self.show_samples()
+        if self.only_disagreements:
+            self.notify(f"{len(self.shown)} samples on which the graders disagree", timeout=3)
 
     def action_mark(self) -> None:
         sample = self.current

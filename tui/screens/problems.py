@@ -38,6 +38,7 @@ class ProblemsScreen(AppScreen):
                                                ids=ids)
         self.cell = (category, k) if ids is not None else None
         self.lines: list[views.ProblemLine] = []
+        self.graders: list[str] = []
         self.shown: list[views.ProblemLine] = []
         self._generation = -1
 
@@ -77,16 +78,17 @@ class ProblemsScreen(AppScreen):
         generation = app.generation
 
         def fetch(db):  # noqa: ANN001, ANN202
-            pairs = [(r.id, app.graders.get(r.id) or reads.resolve_grader(db, r)) for r in runs]
-            return views.problem_lines(db, runs[0].dataset, pairs)
+            pairs = [(r.id, app.grader_for(r.id) or reads.resolve_grader(db, r)) for r in runs]
+            return views.problem_lines(db, runs[0].dataset, pairs), [g for _, g in pairs]
 
-        lines = app.source.query(fetch)
+        lines, graders = app.source.query(fetch)
         self._generation = generation
-        self.post_message(ProblemsLoaded(lines))
+        self.post_message(ProblemsLoaded(lines, graders))
 
     @on(ProblemsLoaded)
     def _loaded(self, message: ProblemsLoaded) -> None:
         self.lines = message.lines
+        self.graders = message.graders
         meta = self.query_one("#meta", Select)
         with meta.prevent(Select.Changed):
             current = meta.value
@@ -109,7 +111,7 @@ class ProblemsScreen(AppScreen):
             where = f" in cell {self.cell[0]} at k = {self.cell[1]}"
         self.query_one("#problems-status", Static).update(
             f"{len(self.shown)} of {len(self.lines)} problems{where} · sorted by {q.sort}"
-            f"{' ↓' if q.reverse else ' ↑'} · enter opens a problem")
+            f"{' ↓' if q.reverse else ' ↑'} · grader {'/'.join(dict.fromkeys(self.graders))}")
 
     # -- filters ------------------------------------------------------------------------------
 

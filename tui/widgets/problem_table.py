@@ -22,8 +22,9 @@ def _cn(line: ProblemLine, run_id: int | None) -> Cell:
     return right(f"{c}/{n}", "" if c else "dim")
 
 
-def problem_cells(line: ProblemLine, run_a: int, run_b: int | None) -> tuple[Cell, ...]:
-    """The cells of one problem's row."""
+def problem_cells(line: ProblemLine, run_a: int, run_b: int | None,
+                  meta_keys: Sequence[str] = ("level", "subject")) -> tuple[Cell, ...]:
+    """The cells of one problem's row (a column per metadata key in ``meta_keys``)."""
     cells = [right(str(line.idx)), _cn(line, run_a), _pct(browse.pass1(line, run_a))]
     if run_b is not None:
         d = browse.delta(line, run_a, run_b)
@@ -31,8 +32,8 @@ def problem_cells(line: ProblemLine, run_a: int, run_b: int | None) -> tuple[Cel
         cells += [_cn(line, run_b), _pct(browse.pass1(line, run_b)),
                   right("—" if d is None else f"{d:+.2f}", style)]
     prompt = " ".join((line.prompt or "").split())
-    cells += [Cell(line.meta_str("level").replace("Level ", "L")),
-              Cell(line.meta_str("subject")), Cell(prompt[:70])]
+    cells += [Cell(line.meta_str(key).replace("Level ", "L")) for key in meta_keys]
+    cells.append(Cell(prompt[:70]))
     return tuple(cells)
 
 
@@ -47,21 +48,23 @@ class ProblemTable(PagedTable):
         super().__init__(cursor_type="row", zebra_stripes=True, **kwargs)
         #: problem id -> (the line its cells were built from, the cells)
         self._cells: dict[int, tuple[ProblemLine, tuple[Cell, ...]]] = {}
-        self._cells_for: tuple[int, int | None] | None = None
+        self._cells_for: tuple[int, int | None, tuple[str, ...]] | None = None
 
     def show(self, lines: Sequence[ProblemLine], run_a: int, run_b: int | None, label_a: str,
              label_b: str | None) -> None:
         columns = [("#", "idx"), (f"{label_a} c/n", "a_cn"), (f"{label_a} p@1", "a")]
         if run_b is not None:
             columns += [(f"{label_b} c/n", "b_cn"), (f"{label_b} p@1", "b"), ("Δ", "delta")]
-        columns += [("level", "level"), ("subject", "subject"), ("problem", "prompt")]
-        if self._cells_for != (run_a, run_b):
-            self._cells, self._cells_for = {}, (run_a, run_b)
+        # Only the metadata this dataset has: an empty column would eat the problem's text.
+        meta_keys = tuple(browse.metadata_keys(lines))
+        columns += [(key, key) for key in meta_keys] + [("problem", "prompt")]
+        if self._cells_for != (run_a, run_b, meta_keys):
+            self._cells, self._cells_for = {}, (run_a, run_b, meta_keys)
         cache = self._cells
         rows = []
         for line in lines:
             entry = cache.get(line.id)
             if entry is None or entry[0] is not line:  # reloaded lines carry new counts
-                entry = cache[line.id] = (line, problem_cells(line, run_a, run_b))
+                entry = cache[line.id] = (line, problem_cells(line, run_a, run_b, meta_keys))
             rows.append((entry[1], str(line.id)))
         self.set_rows(columns, rows, self.cursor_row)
