@@ -42,9 +42,15 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from .guard import GUARD_SOURCE
+from .guard import GUARD_SOURCE, HARNESS_SOURCE
 
 _CLONE_NEWNET = 0x40000000
+_CLONE_NEWNS = 0x00020000
+_CLONE_NEWUSER = 0x10000000
+_MS_NOSUID, _MS_NODEV, _MS_BIND, _MS_REC, _MS_PRIVATE = 2, 4, 0x1000, 0x4000, 1 << 18
+_PR_SET_DUMPABLE = 4
+#: World-writable places that get a private, size-limited tmpfs in root mode.
+PRIVATE_TMP = (b"/tmp", b"/dev/shm", b"/var/tmp")
 _PR_SET_PDEATHSIG = 1
 _PR_SET_CHILD_SUBREAPER = 36
 #: First uid used for sandboxed programs when running as root; each worker adds its pid.
@@ -78,7 +84,8 @@ class RunResult:
     """What happened to a sandboxed program.
 
     Attributes:
-        status: ``exited``, ``timeout``, ``output_limit`` or ``start_failed``.
+        status: ``exited``, ``timeout``, ``output_limit``, ``disk_limit`` (the working
+            directory holds more than ``file_mb`` in all) or ``start_failed``.
         returncode: exit code (negative: killed by that signal); None unless ``exited``.
         finished: the harness reached its end (the program did not exit early).
         output_tail: the last few KB of stdout+stderr, decoded.
@@ -108,11 +115,28 @@ class Mode:
     def describe(self) -> str:
         """One line on the isolation in force, for reports."""
         if self.uid is None:
-            return f"{self.python}; no uid separation (guard prelude and rlimits only)"
-        return f"{self.python}; uid {self.uid}, new network namespace, rlimits"
+            return (f"{self.python}; no uid separation (user + network namespace where allowed,"
+                    " guard prelude, rlimits)")
+        return (f"{self.python}; uid {self.uid}, new network and mount namespace (private"
+                " /tmp, /dev/shm), rlimits")
 
 
 _modes: dict[int, Mode] = {}
+_warned = False
+
+
+def warn_isolation() -> None:
+    """Say once per process, on stderr, how isolated sandboxed programs are in this mode."""
+    global _warned
+    if _warned:
+        return
+    _warned = True
+    mode = sandbox_mode()
+    if mode.uid is None:
+        print("reachscope: warning: not root, so code runs without its own uid or private /tmp:"
+              " isolation is a user + network namespace where the kernel allows one, rlimits,"
+              " a scrubbed environment and the Python guard; run as root (a container) to grade"
+              " untrusted code", file=sys.stderr)
 
 
 def sandbox_mode() -> Mode:
@@ -143,24 +167,11 @@ def _probe_mode() -> Mode:
 
 
 def _harness(guard: str) -> str:
-    # The nonce is read from the environment and removed before the program runs, so a program
-    # that calls sys.exit(0) or os._exit(0) early cannot pass by printing something.
-    return (
-        "import os as _o, sys as _s\n"
-        "_n = _o.environ.pop('REACHSCOPE_NONCE', '')\n"
-        "_fd = _o.dup(1)\n"
-        f"{guard}\n"
-        "def _run(_n=_n, _fd=_fd):\n"
-        "    _src = open('solution.py', encoding='utf-8').read()\n"
-        "    exec(compile(_src, 'solution.py', 'exec'), {'__name__': '__main__'})\n"
-        "    _s.stdout.flush()\n"
-        "    _o.write(_fd, ('\\n' + _n + '\\n').encode())\n"
-        "del _n, _fd\n"
-        "_run()\n"
-    )
+    return HARNESS_SOURCE.replace("#GUARD\n", guard + "\n").replace(
+        "GUARDED)", f"{bool(guard)})")
 
 
-def _child_setup(limits: Limits, uid: int | None) -> None:
+def _child_setup(limits: Limits, uid: int | None, scratch: str) -> None:
     # Runs in the child between fork and exec: only async-signal-tolerant, allocation-light work.
     cpu = int(limits.timeout_s) + 1
     for res, value in (
@@ -173,11 +184,29 @@ def _child_setup(limits: Limits, uid: int | None) -> None:
         resource.setrlimit(res, (value, value))
     libc = ctypes.CDLL(None, use_errno=True)
     if uid is not None:
-        libc.unshare(_CLONE_NEWNET)  # best effort: if it fails the uid limits still apply
+        # A private mount namespace with empty, size-limited tmpfs over the world-writable
+        # places: what the program writes there vanishes with it. The working directory (in
+        # the real /tmp) was entered before this runs, so it stays reachable.
+        if libc.unshare(_CLONE_NEWNET | _CLONE_NEWNS) == 0:
+            libc.mount(b"none", b"/", None, _MS_REC | _MS_PRIVATE, None)
+            size = b"size=%dm,mode=1777" % limits.file_mb
+            for place in PRIVATE_TMP:
+                libc.mount(b"tmpfs", place, b"tmpfs", _MS_NOSUID | _MS_NODEV, size)
+            # The working directory lives in the real /tmp: bind it back at its own path in the
+            # new one (through /proc/self/cwd, which still reaches it), so paths agree.
+            os.makedirs(scratch, mode=0o700)
+            libc.mount(b"/proc/self/cwd", os.fsencode(scratch), None, _MS_BIND, None)
+            os.chdir(scratch)
+        else:
+            libc.unshare(_CLONE_NEWNET)  # best effort: if it fails the uid limits still apply
         resource.setrlimit(resource.RLIMIT_NPROC, (limits.nproc, limits.nproc))
         os.setgroups([])
         os.setgid(uid)
         os.setuid(uid)
+    else:
+        # ``unshare -Urn``: a user namespace (needs no privilege where the kernel allows it)
+        # holding a network namespace with no interface up. Best effort.
+        libc.unshare(_CLONE_NEWUSER | _CLONE_NEWNET)
     # After setuid, which clears it: the program dies with its worker.
     libc.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
 
@@ -189,8 +218,10 @@ def kill_uid(uid: int) -> None:
         try:
             os.setgid(uid)
             os.setuid(uid)
-            # kill(-1) reaches every process this uid may signal, that is, its own.
-            os.kill(-1, signal.SIGKILL)
+            # kill(-1) reaches every process this uid may signal, that is, its own; repeated
+            # until none is left, since a process forking meanwhile can escape one round.
+            for _ in range(1000):
+                os.kill(-1, signal.SIGKILL)
         finally:
             os._exit(0)
     os.waitpid(pid, 0)
@@ -209,6 +240,9 @@ def become_reaper() -> None:
     global _reaper
     libc = ctypes.CDLL(None, use_errno=True)
     _reaper = libc.prctl(_PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) == 0
+    # Not dumpable: a program of the same uid can neither ptrace this worker nor read its
+    # /proc/<pid>/environ, mem or fd entries.
+    libc.prctl(_PR_SET_DUMPABLE, 0, 0, 0, 0)
 
 
 def _kill_all(proc: subprocess.Popen[bytes], uid: int | None) -> None:
@@ -228,20 +262,23 @@ def _kill_all(proc: subprocess.Popen[bytes], uid: int | None) -> None:
             break
 
 
-def run_python(source: str, limits: Limits = Limits()) -> RunResult:
+def run_python(source: str, limits: Limits = Limits(), tests: str | None = None) -> RunResult:
     """Run Python ``source`` in a sandboxed child process and report how it ended.
 
     Args:
-        source: the program (for HumanEval: prompt + completion + tests + ``check(...)``).
+        source: the program (for HumanEval: prompt + completion).
         limits: the limits to apply.
+        tests: code run after ``source`` in the same globals, with the builtins restored to
+            what they were before ``source`` ran (for HumanEval: tests + ``check(...)``).
 
     Returns:
-        A :class:`RunResult`; ``finished`` is True only if the program ran to its end.
+        A :class:`RunResult`; ``finished`` is True only if the program (and the tests) ran to
+        their end, as proved by the harness (see :data:`guard.HARNESS_SOURCE`).
     """
-    return _run(sandbox_mode(), source, limits)
+    return _run(sandbox_mode(), source, limits, tests)
 
 
-def _run(mode: Mode, source: str, limits: Limits) -> RunResult:
+def _run(mode: Mode, source: str, limits: Limits, tests: str | None = None) -> RunResult:
     uid = mode.uid
     scratch = Path(tempfile.mkdtemp(prefix="reachscope-sandbox-"))
     start = time.monotonic()
@@ -250,6 +287,8 @@ def _run(mode: Mode, source: str, limits: Limits) -> RunResult:
         harness = _harness(GUARD_SOURCE if limits.guard else "")
         (scratch / "harness.py").write_text(harness, encoding="utf-8")
         (scratch / "solution.py").write_text(source, encoding="utf-8")
+        if tests is not None:
+            (scratch / "tests.py").write_text(tests, encoding="utf-8")
         if uid is not None:
             os.chown(scratch, uid, uid)
             os.chmod(scratch, 0o700)
@@ -259,11 +298,15 @@ def _run(mode: Mode, source: str, limits: Limits) -> RunResult:
             "TMPDIR": str(scratch),
             "LANG": "C.UTF-8",
             "PYTHONHASHSEED": "0",
-            "REACHSCOPE_NONCE": nonce,
         }
+        # The nonce travels on a pipe, never in the environment (readable in /proc/self/environ).
+        nonce_r, nonce_w = os.pipe()
+        os.write(nonce_w, nonce.encode())
+        os.close(nonce_w)
         try:
             proc = subprocess.Popen(
-                [mode.python, "-I", "-S", "-B", "harness.py"],
+                [mode.python, "-I", "-S", "-B", "harness.py", str(nonce_r)],
+                pass_fds=(nonce_r,),
                 cwd=scratch,
                 env=env,
                 stdin=subprocess.DEVNULL,
@@ -271,13 +314,17 @@ def _run(mode: Mode, source: str, limits: Limits) -> RunResult:
                 stderr=subprocess.STDOUT,
                 start_new_session=True,
                 close_fds=True,
-                preexec_fn=lambda: _child_setup(limits, uid),  # noqa: PLW1509 - single-threaded worker
+                preexec_fn=lambda: _child_setup(limits, uid, str(scratch)),  # noqa: PLW1509 - single-threaded worker
             )
         except (OSError, subprocess.SubprocessError) as exc:
+            os.close(nonce_r)
             return RunResult("start_failed", None, False, str(exc), time.monotonic() - start)
+        os.close(nonce_r)
         status, output = _collect(proc, limits, start)
         _kill_all(proc, uid)
         returncode = proc.wait()
+        if status == "exited" and _disk_usage(scratch) > limits.file_mb * 1024 * 1024:
+            status = "disk_limit"
         seconds = time.monotonic() - start
         tail = output[-_TAIL_BYTES:].decode("utf-8", "replace")
         finished = status == "exited" and returncode == 0 and f"\n{nonce}\n" in tail
@@ -286,6 +333,18 @@ def _run(mode: Mode, source: str, limits: Limits) -> RunResult:
                          seconds)
     finally:
         shutil.rmtree(scratch, ignore_errors=True)
+
+
+def _disk_usage(root: Path) -> int:
+    """Bytes in the files under ``root`` (RLIMIT_FSIZE bounds each file, this their total)."""
+    total = 0
+    for folder, _, files in os.walk(root):
+        for name in files:
+            try:
+                total += os.lstat(os.path.join(folder, name)).st_size
+            except OSError:
+                pass
+    return total
 
 
 def _collect(proc: subprocess.Popen[bytes], limits: Limits, start: float) -> tuple[str, bytes]:

@@ -45,6 +45,9 @@ def test_program_assembly() -> None:
         ("def add(a, b):\n    return b + a\n", "correct", None),
         ("    import sys; sys.exit(0)\n", "incorrect", "before the tests finished"),
         ("    import os; os._exit(0)\n", "incorrect", "before the tests finished"),
+        # As in the official harness (exec with no __name__), a main block does not run.
+        ("    return a + b\nif __name__ == '__main__':\n    raise SystemExit(1)\n", "correct",
+         None),
     ],
 )
 def test_verdicts(body: str, verdict: str, detail: str | None) -> None:
@@ -76,8 +79,14 @@ def test_fork_bomb_is_contained(guard: bool) -> None:
     assert time.monotonic() - start < 15
     if ROOT_MODE:
         uid = sandbox_mode().uid
-        left = [p for p in os.listdir("/proc") if p.isdigit() and _live_uid(p) == uid]
-        assert left == []
+        # Killed processes take a moment to finish exiting under load.
+        deadline = time.monotonic() + 5
+        while True:
+            left = [p for p in os.listdir("/proc") if p.isdigit() and _live_uid(p) == uid]
+            if not left or time.monotonic() > deadline:
+                break
+            time.sleep(0.05)
+        assert left == [], [Path(f"/proc/{p}/stat").read_text() for p in left]
 
 
 def _live_uid(pid: str) -> int | None:
@@ -104,7 +113,9 @@ def test_files_outside_scratch_survive(tmp_path: Path, guard: bool) -> None:
             f"    shutil.rmtree({str(tmp_path)!r}, ignore_errors=True)\n"
             f"    open({str(tmp_path / 'new.txt')!r}, 'w').write('x')\n    return a + b\n")
     verdict, detail = grade(body, guard)
-    assert verdict == "incorrect" and "Permission" in (detail or "")
+    # Refused (guard, uid), or out of sight: as root, /tmp is a private tmpfs for the program.
+    assert verdict == "incorrect"
+    assert "Permission" in (detail or "") or "No such file" in (detail or "")
     assert victim.read_text() == "keep"
     assert not (tmp_path / "new.txt").exists()
 
