@@ -7,7 +7,6 @@ keeps what it finished and a rerun grades only the rest.
 
 from __future__ import annotations
 
-import json
 import time
 from collections import Counter
 from collections.abc import Callable, Iterator
@@ -16,6 +15,8 @@ from typing import Any
 
 import sqlite_utils
 from reachscope.store import GradeIn
+from reachscope.store import grades as store_grades
+from reachscope.store import problems as store_problems
 from reachscope.store.models import Run
 from reachscope.store.writes import update_run, write_grades
 
@@ -47,48 +48,25 @@ class GradeSummary:
 
 def default_grader(db: sqlite_utils.Database, run: Run) -> str:
     """``code`` when the run's problems carry tests, else ``math``."""
-    row = db.execute(
-        "SELECT p.metadata FROM samples s JOIN problems p ON p.id = s.problem_id "
-        "WHERE s.run_id = ? LIMIT 1", [run.id],
-    ).fetchone()
-    meta = json.loads(row[0]) if row and row[0] else {}
+    meta = store_problems.first_problem_metadata(db, run.id)
     return "code" if meta.get("test") and meta.get("entry_point") else "math"
 
 
 def count_to_grade(db: sqlite_utils.Database, run_id: int, grader: str, regrade: bool) -> int:
     """Samples of a run that ``grade_run`` would grade."""
-    sql = "SELECT count(*) FROM samples s WHERE s.run_id = ?"
-    args: list[Any] = [run_id]
-    if not regrade:
-        sql += " AND NOT EXISTS (SELECT 1 FROM grades g WHERE g.sample_id = s.id AND g.grader = ?)"
-        args.append(grader)
-    return int(db.execute(sql, args).fetchone()[0])
+    return store_grades.count_to_grade(db, run_id, grader, regrade)
 
 
 def _problems_of_run(db: sqlite_utils.Database, run_id: int) -> dict[int, dict[str, Any]]:
-    out = {}
-    for pid, prompt, answer, metadata in db.execute(
-        "SELECT id, prompt, answer, metadata FROM problems WHERE id IN "
-        "(SELECT DISTINCT problem_id FROM samples WHERE run_id = ?)", [run_id],
-    ):
-        out[int(pid)] = {"prompt": prompt, "answer": answer,
-                         "metadata": json.loads(metadata or "{}")}
-    return out
+    return store_problems.problems_of_run(db, run_id)
 
 
 def _tasks(db: sqlite_utils.Database, run_id: int, grader: str, regrade: bool,
            problems: dict[int, dict[str, Any]]) -> Iterator[GradeTask]:
     """Samples to grade as tasks, read a page at a time (``WHERE id > ?``)."""
     last = 0
-    missing = "" if regrade else (
-        " AND NOT EXISTS (SELECT 1 FROM grades g WHERE g.sample_id = s.id AND g.grader = ?)"
-    )
     while True:
-        args: list[Any] = [run_id, last] + ([] if regrade else [grader]) + [_PAGE]
-        rows = db.execute(
-            f"SELECT s.id, s.problem_id, s.text FROM samples s WHERE s.run_id = ? AND s.id > ?"
-            f"{missing} ORDER BY s.id LIMIT ?", args,
-        ).fetchall()
+        rows = store_grades.samples_to_grade(db, run_id, grader, regrade, last, _PAGE)
         if not rows:
             return
         for sid, pid, text in rows:
@@ -190,22 +168,6 @@ def audit_run(db: sqlite_utils.Database, run: Run, grader_a: str, grader_b: str,
         grader_b: second grader name (for example ``math``).
         limit: at most this many disagreements (all by default).
     """
-    both = int(db.execute(
-        "SELECT count(*) FROM grades a JOIN grades b ON b.sample_id = a.sample_id "
-        "JOIN samples s ON s.id = a.sample_id "
-        "WHERE s.run_id = ? AND a.grader = ? AND b.grader = ?", [run.id, grader_a, grader_b],
-    ).fetchone()[0])
-    sql = (
-        "SELECT s.id, p.idx, s.sample_idx, p.answer, a.verdict, a.answer, b.verdict, b.answer "
-        "FROM grades a JOIN grades b ON b.sample_id = a.sample_id "
-        "JOIN samples s ON s.id = a.sample_id JOIN problems p ON p.id = s.problem_id "
-        "WHERE s.run_id = ? AND a.grader = ? AND b.grader = ? "
-        "AND (a.verdict = 'correct') <> (b.verdict = 'correct') "
-        "ORDER BY p.idx, s.sample_idx"
-    )
-    args: list[Any] = [run.id, grader_a, grader_b]
-    if limit is not None:
-        sql += " LIMIT ?"
-        args.append(limit)
-    rows = [Disagreement(*r) for r in db.execute(sql, args).fetchall()]
+    both, found = store_grades.grader_disagreements(db, run.id, grader_a, grader_b, limit)
+    rows = [Disagreement(*r) for r in found]
     return Audit(run.ref, grader_a, grader_b, both, rows)

@@ -16,6 +16,7 @@ from typing import Any
 
 import sqlite_utils
 from reachscope.store import GradeIn, ProblemIn, SampleIn, writes
+from reachscope.store import samples as store_samples
 
 from .backends import RequestResult
 
@@ -145,10 +146,8 @@ class SampleWriter(threading.Thread):
         for result in batch:
             req = result.request
             problem = self.problem_of[req.key]
-            for sid, text in self.db.execute(
-                "SELECT id, text FROM samples WHERE run_id = ? AND problem_id = ? "
-                "AND sample_idx BETWEEN ? AND ?",
-                [self.run_id, req.key, req.start, req.start + req.n - 1],
+            for sid, text in store_samples.sample_texts_in_range(
+                self.db, self.run_id, req.key, req.start, req.start + req.n - 1
             ):
                 tasks.append(GradeTask(key=sid, completion=text, reference=problem.answer,
                                        problem={"prompt": problem.prompt,
@@ -160,12 +159,9 @@ class SampleWriter(threading.Thread):
 
         last = 0
         while True:
-            rows = self.db.execute(
-                "SELECT s.id, s.text, s.problem_id FROM samples s "
-                "WHERE s.run_id = ? AND s.id > ? AND NOT EXISTS (SELECT 1 FROM grades g "
-                "WHERE g.sample_id = s.id AND g.grader = ?) ORDER BY s.id LIMIT 512",
-                [self.run_id, last, self.pool.grader_name],
-            ).fetchall()
+            rows = store_samples.ungraded_samples(
+                self.db, self.run_id, self.pool.grader_name, after=last
+            )
             if not rows:
                 return
             tasks = []

@@ -22,6 +22,8 @@ from typing import Any, Protocol
 
 import sqlite_utils
 from reachscope.store import ProblemIn, RunSpec, open_db, writes
+from reachscope.store import runs as store_runs
+from reachscope.store import samples as store_samples
 
 from .backends import Backend, BackendError, GenerationParams, Request, make_backend
 from .prompts import PromptTemplate, load_template
@@ -358,9 +360,9 @@ def _sample_model(
 def _check_resumable(db: sqlite_utils.Database, run_id: int, params: dict[str, Any]) -> None:
     import json
 
-    row = db.execute("SELECT params, status FROM runs WHERE id = ?", [run_id]).fetchone()
-    stored = json.loads(row[0] or "{}")
-    if row[1] == "imported":
+    row = store_runs.run_fields(db, run_id, "params", "status")
+    stored = json.loads(row["params"] or "{}")
+    if row["status"] == "imported":
         raise SamplingError(f"run {run_id} holds imported samples; sample under another label")
     diff = [k for k in GENERATION_KEYS if k in stored and stored[k] != params.get(k)]
     if diff:
@@ -371,8 +373,7 @@ def _check_resumable(db: sqlite_utils.Database, run_id: int, params: dict[str, A
 
 
 def _stored_n_target(db: sqlite_utils.Database, run_id: int) -> int:
-    row = db.execute("SELECT n_target FROM runs WHERE id = ?", [run_id]).fetchone()
-    return int(row[0] or 0)
+    return int(store_runs.run_fields(db, run_id, "n_target")["n_target"] or 0)
 
 
 def _plan(
@@ -384,27 +385,14 @@ def _plan(
     template: PromptTemplate,
 ) -> list[Request]:
     """One request per run of missing sample indices of each problem."""
-    stored = {
-        int(pid): (int(count), int(top))
-        for pid, count, top in db.execute(
-            "SELECT problem_id, count(*), max(sample_idx) FROM samples WHERE run_id = ? "
-            "GROUP BY problem_id",
-            [run_id],
-        )
-    }
+    stored = store_samples.sample_index_stats(db, run_id)
     requests = []
     for problem, pid in zip(problems, pids):
         count, top = stored.get(pid, (0, -1))
         if count == top + 1:
             missing = list(range(top + 1, config.n))
         else:  # gaps left by failed requests: look at this problem's indices only
-            have = {
-                int(r[0])
-                for r in db.execute(
-                    "SELECT sample_idx FROM samples WHERE run_id = ? AND problem_id = ?",
-                    [run_id, pid],
-                )
-            }
+            have = store_samples.sample_indices(db, run_id, pid)
             missing = [i for i in range(config.n) if i not in have]
         text = problem.prompt or ""
         for start, n in _ranges(missing):
@@ -467,8 +455,7 @@ def _finish_run(
         generate_s=round(outcome.generate_s, 3),
         errors=outcome.errors[:100],
     )
-    row = db.execute("SELECT provenance FROM runs WHERE id = ?", [run_id]).fetchone()
-    prov = json.loads(row[0] or "{}")
+    prov = json.loads(store_runs.run_fields(db, run_id, "provenance")["provenance"] or "{}")
     prov.setdefault("sessions", []).append(session)
     prov["tokens_generated"] = int(prov.get("tokens_generated", 0)) + outcome.tokens
     backend = session.get("backend") or {}

@@ -8,7 +8,7 @@ from typing import Any
 
 import sqlite_utils
 
-from .writes import now
+from .runs import now
 
 #: Problem ids per ``IN (...)`` query (well under SQLite's variable limit).
 _CHUNK = 500
