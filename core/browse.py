@@ -74,6 +74,7 @@ def sort_key(column: str, run_a: int, run_b: int | None):  # noqa: ANN201 - a ke
         "idx": lambda p: (0, p.idx),
         "level": lambda p: (p.meta_str("level") == "", p.meta_str("level")),
         "subject": lambda p: (p.meta_str("subject") == "", p.meta_str("subject")),
+        "difficulty": lambda p: (p.meta_str("difficulty") == "", p.meta_str("difficulty")),
         "a": lambda p: num(pass1(p, run_a)),
         "b": lambda p: num(pass1(p, run_b)),
         "delta": lambda p: num(delta(p, run_a, run_b)),
@@ -103,7 +104,19 @@ def select_problems(lines: Sequence[ProblemLine], query: ProblemQuery, run_a: in
     return out
 
 
-def metadata_values(lines: Iterable[ProblemLine], keys: Sequence[str] = ("level", "subject"),
+#: Metadata keys the Problems screen shows and filters on, where a dataset has them.
+META_KEYS = ("level", "subject", "difficulty")
+
+
+def metadata_keys(lines: Sequence[ProblemLine], keys: Sequence[str] = META_KEYS,
+                  probe: int = 200) -> list[str]:
+    """The keys of ``keys`` that the problems have a value for (the first ``probe`` lines and the
+    last are looked at, so a 500-problem table costs nothing)."""
+    sample = list(lines[:probe]) + list(lines[-probe:])
+    return [k for k in keys if any(line.meta_str(k) for line in sample)]
+
+
+def metadata_values(lines: Iterable[ProblemLine], keys: Sequence[str] = META_KEYS,
                     limit: int = 40) -> list[tuple[str, str]]:
     """(key, value) pairs present in the problems' metadata, for a filter menu."""
     seen: dict[tuple[str, str], None] = {}
@@ -232,7 +245,8 @@ def _plain(chunk: str, span: tuple[int, int] | None, offset: int, marker: str) -
 
 def _escape(s: str) -> str:
     # Keep TeX commands outside math legible: a backslash before punctuation would be eaten.
-    return re.sub(r"\\([!-/:-@\[-`{-~])", r"\\\\\1", s)
+    # A backtick is escaped too, so that TeX's ``quote'' pair is not read as a code span.
+    return re.sub(r"\\([!-/:-@\[-`{-~])", r"\\\\\1", s).replace("`", "\\`")
 
 
 # --------------------------------------------------------------------------- live progress

@@ -81,7 +81,7 @@ def test_trace(snap_compare, db_path: Path, size: tuple[int, int]) -> None:
     Unicode (no backslashes; ``r`` shows the raw text), wrapped at the width with nothing cut,
     and the final boxed answer as ``[10]`` in green reverse with a ◀ final answer marker. The
     compact footer shows every key at 80 columns (``] Next``, ``/ Find``, ``n Match``, ``r Raw``,
-    ``a Label``, ``d Diff``, ``? Help``)."""
+    ``a Label``, ``d Diff``, ``? Help``). The focused trace has a thick bar on its left edge."""
     assert snap_compare(app_for(db_path), terminal_size=size,
                         run_before=lambda pilot: keys(pilot, "p", "enter", "enter"))
 
