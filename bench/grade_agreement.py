@@ -1,10 +1,13 @@
-"""Agreement of reachscope's math grader with the upstream scores of a real generation file.
+"""Agreement of reachscope's math grading profiles with the upstream scores of a real file.
 
 The file is 100 MATH problems x 8 Qwen2.5-Math-Instruct samples in the Qwen2.5-Math toolkit
 format (``code``: completions, ``pred``: upstream extracted answers, ``score``: upstream
-verdicts). Prints the agreement, the time per sample, and every disagreement with both answers.
+verdicts). Each profile (``strict`` = grader ``math``, ``paper`` = ``math-paper``,
+``math-verify``) grades every sample; the script prints, per profile, the verdict counts, the
+agreement with the upstream scores, the time, and every disagreement with both answers, then a
+summary table.
 
-    .venv/bin/python bench/grade_agreement.py [FILE] [--workers N]
+    .venv/bin/python bench/grade_agreement.py [FILE] [--workers N] [--profiles strict paper]
 """
 
 from __future__ import annotations
@@ -14,16 +17,29 @@ import json
 import time
 from pathlib import Path
 
-from reachscope.core.graders import GradeTask, GradingPool
+from reachscope.core.graders import GradeResult, GradeTask, GradingPool
+from reachscope.core.graders.registry import MATH_PROFILES
 
 DEFAULT = Path(__file__).resolve().parents[2] / "shared/data/generations/" \
     "qwen25_math_instruct_math_cot_100.jsonl"
+_COLUMNS = ("correct", "incorrect", "no_answer", "timeout", "error")
+
+
+def _grade(profile: str, tasks: list[GradeTask], workers: int) -> tuple[list[GradeResult], str,
+                                                                        float]:
+    start = time.perf_counter()
+    with GradingPool(MATH_PROFILES[profile], workers=workers) as pool:
+        results = list(pool.imap_unordered(tasks))
+        version = pool.grader_version
+    return results, version, time.perf_counter() - start
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("file", nargs="?", type=Path, default=DEFAULT)
     parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--profiles", nargs="+", choices=tuple(MATH_PROFILES),
+                        default=list(MATH_PROFILES))
     args = parser.parse_args()
     records = [json.loads(line) for line in args.file.open(encoding="utf-8")]
     tasks, upstream = [], {}
@@ -32,32 +48,33 @@ def main() -> None:
             key = rec["idx"] * 1000 + j
             tasks.append(GradeTask(key, text, rec["gt"]))
             upstream[key] = (bool(score), pred, rec["gt"])
-    start = time.perf_counter()
-    with GradingPool("math", workers=args.workers) as pool:
-        started = time.perf_counter()
-        results = list(pool.imap_unordered(tasks))
-        graded = time.perf_counter()
-        version = pool.grader_version
-    agree = [r for r in results if (r.verdict == "correct") == upstream[r.key][0]]
-    print(f"file: {args.file.name}  samples: {len(tasks)}  grader: math {version}")
-    print(f"agreement with upstream scores: {len(agree)}/{len(tasks)}")
-    print(f"upstream correct: {sum(u[0] for u in upstream.values())}  reachscope correct: "
-          f"{sum(r.verdict == 'correct' for r in results)}")
-    verdicts: dict[str, int] = {}
-    for r in results:
-        verdicts[r.verdict] = verdicts.get(r.verdict, 0) + 1
-    print(f"verdicts: {verdicts}")
     n = len(tasks)
-    print(f"time: {graded - start:.2f} s end to end with {args.workers} workers "
-          f"(pool start {started - start:.2f} s, grading {graded - started:.2f} s = "
-          f"{1000 * (graded - started) / n:.2f} ms/sample wall, "
-          f"{1000 * (graded - started) * args.workers / n:.2f} ms/sample CPU)")
-    for r in sorted(results, key=lambda r: r.key):
-        ok, pred, gt = upstream[r.key]
-        if (r.verdict == "correct") != ok:
-            print(f"  DISAGREE problem {r.key // 1000} sample {r.key % 1000}: reference {gt!r}; "
-                  f"upstream {'correct' if ok else 'incorrect'} (pred {pred!r}); "
-                  f"reachscope {r.verdict} (answer {r.answer!r})")
+    up_correct = sum(u[0] for u in upstream.values())
+    print(f"file: {args.file.name}  samples: {n}  upstream correct: {up_correct}")
+    summary = []
+    for profile in args.profiles:
+        results, version, seconds = _grade(profile, tasks, args.workers)
+        grader = MATH_PROFILES[profile]
+        counts = {v: sum(r.verdict == v for r in results) for v in _COLUMNS}
+        agree = sum((r.verdict == "correct") == upstream[r.key][0] for r in results)
+        print(f"\n== profile {profile} (grader {grader} {version}): agreement {agree}/{n}, "
+              f"verdicts {counts}, {seconds:.2f} s with {args.workers} workers "
+              f"({1000 * seconds / n:.2f} ms/sample wall)")
+        for r in sorted(results, key=lambda r: r.key):
+            ok, pred, gt = upstream[r.key]
+            if (r.verdict == "correct") != ok:
+                print(f"  DISAGREE problem {r.key // 1000} sample {r.key % 1000}: reference "
+                      f"{gt!r}; upstream {'correct' if ok else 'incorrect'} (pred {pred!r}); "
+                      f"{grader} {r.verdict} (answer {r.answer!r})")
+        summary.append((profile, grader, counts, agree, seconds))
+    print("\n| profile | grader | " + " | ".join(_COLUMNS) + " | agreement with upstream | "
+          "seconds |")
+    print("|" + "---|" * (len(_COLUMNS) + 4))
+    print(f"| upstream | upstream | {up_correct} | {n - up_correct} | - | - | - | - | - |")
+    for profile, grader, counts, agree, seconds in summary:
+        cells = " | ".join(str(counts[c]) for c in _COLUMNS)
+        print(f"| {profile} | {grader} | {cells} | {agree}/{n} ({100 * agree / n:.2f}%) | "
+              f"{seconds:.1f} |")
 
 
 if __name__ == "__main__":

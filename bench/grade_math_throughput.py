@@ -27,9 +27,12 @@ import time
 from pathlib import Path
 
 from reachscope.core.datasets import load_dataset
-from reachscope.core.graders.extract import extract_answer, last_boxed
+from reachscope.core.graders.extract import last_boxed
+from reachscope.core.graders.math import MathGrader, strip_percent
 from reachscope.store import ProblemIn, RunSpec, SampleIn, open_db
-from reachscope.store.writes import get_or_create_run, upsert_problems, write_samples
+from reachscope.store.problems import upsert_problems
+from reachscope.store.runs import get_or_create_run
+from reachscope.store.samples import write_samples
 
 GENERATIONS = Path(__file__).resolve().parents[2] / "shared/data/generations/" \
     "qwen25_math_instruct_math_cot_100.jsonl"
@@ -105,11 +108,12 @@ def main() -> None:
 
         db = open_db(path, read_only=True)
         stored = {}
+        grader = MathGrader()
         for ref, text, verdict, answer in db.execute(
             "SELECT p.answer, s.text, g.verdict, g.answer FROM grades g JOIN samples s ON "
             "s.id = g.sample_id JOIN problems p ON p.id = s.problem_id WHERE g.grader = 'math'"
         ):
-            got = extract_answer(text)
+            got = grader.extract(text, ref.strip())
             assert got == answer or (got is not None and len(got) > 1000), (got, answer)
             if got is not None:
                 stored.setdefault((ref.strip(), got), set()).add(verdict)
@@ -121,6 +125,10 @@ def main() -> None:
     t2 = time.perf_counter()
     mismatches = []
     for (ref, answer), verdicts in stored.items():
+        # The strict grader compares the numbers of percentages ("35\\%" states 35).
+        (bare_ref, ref_pct), (bare_answer, answer_pct) = strip_percent(ref), strip_percent(answer)
+        if ref_pct or answer_pct:
+            ref, answer = bare_ref.strip(), bare_answer.strip()
         plain = verify(parse("\\boxed{" + ref + "}"), parse("\\boxed{" + answer + "}"))
         if len(verdicts) != 1 or (next(iter(verdicts)) == "correct") != plain:
             mismatches.append((ref, answer, sorted(verdicts), plain))

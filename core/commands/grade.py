@@ -5,11 +5,13 @@ from __future__ import annotations
 from pathlib import Path
 
 import click
-from reachscope.store import reads
+from reachscope.store import Run
+from reachscope.store.runs import get_run, list_runs
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
 from ..graders import GRADER_NAMES, GradingPool, default_workers
+from ..graders.registry import MATH_PROFILES, REGISTRY, grader_for_profile
 from ..grading import count_to_grade, default_grader, grade_run
 from ._common import db_argument, open_existing, user_errors
 
@@ -19,45 +21,49 @@ from ._common import db_argument, open_existing, user_errors
 @click.option("--run", "run_refs", multiple=True, metavar="LABEL",
               help="Run to grade (label, dataset/label or id); repeat for several. Default: all.")
 @click.option("--grader", type=click.Choice(GRADER_NAMES),
-              help="Grader (default: code for problems with tests, else math).")
+              help="Grader (default: code for problems with tests, else the math profile's).")
+@click.option("--profile", type=click.Choice(tuple(MATH_PROFILES)), default=None,
+              help="Math grading profile: strict (grader 'math', the default), paper (grader "
+                   "'math-paper': the Qwen2.5-Math toolkit's rules, to reproduce published "
+                   "numbers) or math-verify (grader 'math-verify': its own extraction).")
 @click.option("--regrade", is_flag=True, help="Grade every sample again, not only ungraded ones.")
 @click.option("--workers", type=click.IntRange(1), default=None,
               help="Worker processes (default: the usable CPUs).")
 @click.option("--answer-pattern", metavar="REGEX",
-              help="math: regular expression for the answer (group 'answer' or 1), tried first.")
+              help="math, math-paper: regular expression for the answer (group 'answer' or 1), "
+                   "tried first.")
+@click.option("--pattern-timeout", type=click.FloatRange(min=0.01), default=None,
+              help="Seconds --answer-pattern may search one sample (default 1); a sample that "
+                   "overruns is graded 'timeout' with the reason.")
 @click.option("--last-number-fallback", is_flag=True,
               help="math: take the last number when no answer is marked (rewards guessing).")
 @click.option("--timeout", type=click.FloatRange(min=0.1), default=None,
               help="Seconds per comparison (math, default 5) or per program (code, default 5).")
 @user_errors
-def grade_command(db: Path, run_refs: tuple[str, ...], grader: str | None, regrade: bool,
-                  workers: int | None, answer_pattern: str | None, last_number_fallback: bool,
+def grade_command(db: Path, run_refs: tuple[str, ...], grader: str | None, profile: str | None,
+                  regrade: bool, workers: int | None, answer_pattern: str | None,
+                  pattern_timeout: float | None, last_number_fallback: bool,
                   timeout: float | None) -> None:
     """Grade the samples stored in DB without regenerating them.
 
     Only samples without a grade from the chosen grader are graded, so an interrupted run
-    resumes where it stopped. Grades of other graders (an import's upstream scores) stay.
+    resumes where it stopped. Grades of other graders (an import's upstream scores, another
+    profile's verdicts) stay: each profile stores its own grader name.
     """
     conn = open_existing(db, read_only=False)
-    runs = [reads.get_run(conn, ref) for ref in run_refs] if run_refs else \
-        [r for r in reads.list_runs(conn) if not r.aggregate_only]
+    runs = [get_run(conn, ref) for ref in run_refs] if run_refs else \
+        [r for r in list_runs(conn) if not r.aggregate_only]
     if not runs:
         raise click.ClickException(f"{db}: no runs to grade")
     console = Console(stderr=True)
-    by_grader: dict[str, list[reads.Run]] = {}
+    by_grader: dict[str, list[Run]] = {}
     for run in runs:
         if run.aggregate_only:
             raise click.ClickException(f"run {run.ref}: aggregate-only run, no samples to grade")
-        by_grader.setdefault(grader or default_grader(conn, run), []).append(run)
+        by_grader.setdefault(_choose_grader(conn, run, grader, profile), []).append(run)
     for name, grader_runs in by_grader.items():
-        options: dict[str, object] = {"timeout": timeout}
-        if name == "math":
-            options.update(answer_pattern=answer_pattern,
-                           last_number_fallback=last_number_fallback or None)
-        elif answer_pattern or last_number_fallback:
-            raise click.ClickException(
-                "--answer-pattern and --last-number-fallback apply to the math grader only"
-            )
+        options = _grader_options(name, timeout, answer_pattern, pattern_timeout,
+                                  last_number_fallback)
         try:
             pool = GradingPool(name, workers=workers or default_workers(), options=options)
         except ValueError as exc:
@@ -67,7 +73,37 @@ def grade_command(db: Path, run_refs: tuple[str, ...], grader: str | None, regra
                 _grade_one(conn, run, pool, regrade, console)
 
 
-def _grade_one(conn: object, run: reads.Run, pool: GradingPool, regrade: bool,
+def _choose_grader(conn: object, run: Run, grader: str | None,
+                   profile: str | None) -> str:
+    if profile is None:
+        return grader or default_grader(conn, run)  # type: ignore[arg-type]
+    target = grader_for_profile(profile)
+    if grader is not None and grader != target:
+        raise click.ClickException(f"--grader {grader} and --profile {profile} disagree "
+                                   f"(profile {profile} is grader {target!r})")
+    if grader is None and default_grader(conn, run) != "math":  # type: ignore[arg-type]
+        raise click.ClickException(f"run {run.ref}: --profile applies to math runs; this run "
+                                   "is graded with the code grader")
+    return target
+
+
+def _grader_options(name: str, timeout: float | None, answer_pattern: str | None,
+                    pattern_timeout: float | None,
+                    last_number_fallback: bool) -> dict[str, object]:
+    accepted = REGISTRY[name].options
+    given = {"answer_pattern": answer_pattern, "pattern_timeout": pattern_timeout,
+             "last_number_fallback": last_number_fallback or None}
+    flags = {"answer_pattern": "--answer-pattern", "pattern_timeout": "--pattern-timeout",
+             "last_number_fallback": "--last-number-fallback"}
+    for option, value in given.items():
+        if value is not None and option not in accepted:
+            users = [e.name for e in REGISTRY.values() if option in e.options]
+            raise click.ClickException(f"{flags[option]} does not apply to grader {name!r} "
+                                       f"(only to: {', '.join(users)})")
+    return {"timeout": timeout, **given}
+
+
+def _grade_one(conn: object, run: Run, pool: GradingPool, regrade: bool,
                console: Console) -> None:
     total = count_to_grade(conn, run.id, pool.grader_name, regrade)  # type: ignore[arg-type]
     if total == 0:

@@ -117,8 +117,9 @@ class Grader(ABC):
         """Settle a task now, or return the unit of work it needs."""
 
     @abstractmethod
-    def run_unit(self, payload: Any) -> tuple[str, str | None]:
-        """Do one unit of work in a worker; returns ``(verdict, detail)``."""
+    def run_unit(self, payload: Any) -> tuple[Any, ...]:
+        """Do one unit of work in a worker; returns ``(verdict, detail)``, or
+        ``(verdict, detail, answer)`` from a grader that extracts the answer in the worker."""
 
     def setup_worker(self) -> None:  # noqa: B027 (optional hook)
         """Prepare a fresh worker process (limits, imports); called once per worker."""

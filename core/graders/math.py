@@ -1,4 +1,15 @@
-"""Math answers: extraction, a string fast path, and equivalence through math-verify."""
+"""Math answers, ``strict`` profile: extraction, a string fast path, and math-verify equivalence.
+
+On top of math-verify's equivalence, two rules that a reader of the answer would apply:
+
+- A percentage states its number: ``35\\%`` and ``35`` are the same answer to a "what percent"
+  question, whichever side carries the sign (math-verify alone reads ``\\%`` as /100). The
+  lenient rule that also accepts ``0.35`` for ``35`` belongs to the ``paper`` profile only.
+- Several boxes: when the reference has several parts (a set ``\\{1,2,3\\}``, a list ``1, 2``,
+  a tuple, an interval pair ``(-\\infty,0)\\cup(1,\\infty)``), the trailing group of boxes of a
+  completion (``\\boxed{1}, \\boxed{2}, \\boxed{3}``) is compared as one answer; with a one-part
+  reference only the last box counts (see :func:`reference_separator`).
+"""
 
 from __future__ import annotations
 
@@ -11,10 +22,22 @@ from importlib.metadata import PackageNotFoundError, version
 from typing import Any
 
 from .base import Grader, GradeResult, GradeTask, GradingTimeout, Unit, deadline
-from .extract import ExtractionOptions, compile_pattern, extract_answer
+from .extract import (
+    DEFAULT_PATTERN_TIMEOUT_S,
+    AnswerPatternTimeout,
+    ExtractionOptions,
+    compile_pattern,
+    extract_answer,
+)
 
 #: Bump when extraction or comparison changes in a way that can change verdicts.
-MATH_GRADER_REVISION = "1"
+#: 2: percentages, several boxes, "Final Answer: ... is N" sentences, bounded user patterns.
+MATH_GRADER_REVISION = "2"
+# A trailing percent sign, in the spellings models and datasets use.
+_PERCENT = re.compile(
+    r"\s*(?:\\%|%|\\text\{\s*\\?%\s*\}|\\mbox\{\s*\\?%\s*\}|\\text\{\s*percent\s*\}"
+    r"|\\?\s+percent)\s*$"
+)
 
 _INT = re.compile(r"[+-]?\d{1,12}")
 # Strings math-verify always parses to one plain number or symbol: equal strings are equal.
@@ -30,6 +53,64 @@ def _math_verify_version() -> str:
         return version("math-verify")
     except PackageNotFoundError:  # pragma: no cover - a dependency
         return "unknown"
+
+
+def strip_percent(text: str) -> tuple[str, bool]:
+    """``text`` without a trailing percent sign (``35\\%``, ``35%``, ``35 \\text{\\%}``), and
+    whether it had one."""
+    stripped = _PERCENT.sub("", text)
+    return (stripped, True) if stripped != text and stripped.strip() else (text, False)
+
+
+def reference_separator(reference: str) -> str | None:
+    """How to join several boxed parts into one answer for this reference, or None.
+
+    A reference has several parts when it has a comma or ``\\cup`` outside every bracket
+    (``1, 2``, ``(-\\infty,0)\\cup(1,\\infty)``), or when it is one bracketed group with
+    commas directly inside (a set ``\\{1,2\\}``, a tuple ``(1,2)``, an interval ``[0,1)``).
+
+    Returns:
+        ``" \\cup "`` for a union, ``", "`` for other several-part references, None for a
+        one-part reference (then only the last box counts).
+    """
+    ref = reference.strip().replace("\\left", "").replace("\\right", "")
+    if "," not in ref and "\\cup" not in ref:
+        return None
+    depth = 0
+    top_comma = inner_comma = False
+    wrapped = True  # one bracket group spans the whole reference
+    i = 0
+    n = len(ref)
+    while i < n:
+        ch = ref[i]
+        if ch == "\\":
+            if ref.startswith("\\cup", i) and depth == 0:
+                return " \\cup "
+            if i + 1 < n and ref[i + 1] in "{}":
+                depth += 1 if ref[i + 1] == "{" else -1
+                if depth == 0 and i + 2 < n:
+                    wrapped = False
+                i += 2
+                continue
+            i += 1
+            continue
+        if ch in "([{":
+            depth += 1
+        elif ch in ")]}":
+            depth -= 1
+            if depth == 0 and i + 1 < n:
+                wrapped = False
+        elif ch == ",":
+            if depth == 0:
+                top_comma = True
+            elif depth == 1:
+                inner_comma = True
+        i += 1
+    if top_comma:
+        return ", "
+    if inner_comma and wrapped and ref[:1] in "([\\" and not ref.startswith("{"):
+        return ", "
+    return None
 
 
 def fast_verdict(reference: str, answer: str) -> str | None:
@@ -78,6 +159,8 @@ class MathGrader(Grader):
     Options:
         answer_pattern: user regular expression for the answer (see ``ExtractionOptions``).
         last_number_fallback: take the last number when nothing else is found.
+        pattern_timeout: seconds the answer pattern may search one completion; a sample whose
+            search overruns is graded ``timeout`` with the reason in its detail.
         timeout: seconds of math-verify work per distinct (reference, answer) pair.
         kill_after: extra seconds after which the pool kills a worker stuck in C code that
             the timeout cannot interrupt.
@@ -94,26 +177,46 @@ class MathGrader(Grader):
         timeout: float = DEFAULT_TIMEOUT_S,
         kill_after: float = 10.0,
         memory_mb: int = 4096,
+        pattern_timeout: float = DEFAULT_PATTERN_TIMEOUT_S,
     ) -> None:
-        self.extraction = ExtractionOptions(answer_pattern, bool(last_number_fallback))
+        self.extraction = ExtractionOptions(answer_pattern, bool(last_number_fallback),
+                                            float(pattern_timeout))
         self._pattern = compile_pattern(answer_pattern)
         self.timeout = float(timeout)
         self.memory_mb = int(memory_mb)
         self.hard_timeout = self.timeout + float(kill_after)
         self.version = f"{MATH_GRADER_REVISION}+math-verify-{_math_verify_version()}"
 
-    def extract(self, completion: str) -> str | None:
-        """The answer of a completion under this grader's options."""
-        return extract_answer(completion, self.extraction, self._pattern)
+    def extract(self, completion: str, reference: str | None = None) -> str | None:
+        """The answer of a completion under this grader's options.
+
+        Args:
+            completion: the model's text.
+            reference: the reference answer; when it has several parts, a trailing group of
+                boxes is joined into one answer (see :func:`reference_separator`).
+
+        Raises:
+            AnswerPatternTimeout: the user answer pattern overran ``pattern_timeout``.
+        """
+        several = reference_separator(reference) if reference else None
+        return extract_answer(completion, self.extraction, self._pattern, several)
 
     def prepare(self, task: GradeTask) -> GradeResult | Unit:
         if task.reference is None or not str(task.reference).strip():
             return GradeResult(task.key, "error", None, "problem has no reference answer")
-        answer = self.extract(task.completion)
+        reference = str(task.reference).strip()
+        try:
+            answer = self.extract(task.completion, reference)
+        except AnswerPatternTimeout as exc:
+            return GradeResult(task.key, "timeout", None, str(exc))
         if answer is None:
             return GradeResult(task.key, "no_answer", None, None)
-        reference = str(task.reference).strip()
         shown = answer if len(answer) <= MAX_STORED_ANSWER else answer[:MAX_STORED_ANSWER] + "…"
+        ref_bare, ref_percent = strip_percent(reference)
+        answer_bare, answer_percent = strip_percent(answer)
+        if ref_percent or answer_percent:
+            # "35\\%" states 35: compare the numbers, whichever side carries the sign.
+            reference, answer = ref_bare.strip(), answer_bare.strip()
         verdict = fast_verdict(reference, answer)
         if verdict is not None:
             return GradeResult(task.key, verdict, shown, None)
@@ -153,7 +256,7 @@ def grade_math_answer(completion: str, reference: str, **options: Any) -> tuple[
         completion: the model's text.
         reference: the reference answer (LaTeX, no ``$``).
         **options: :class:`MathGrader` options (``answer_pattern``, ``last_number_fallback``,
-            ``timeout``).
+            ``timeout``, ``pattern_timeout``).
 
     Returns:
         ``(verdict, extracted answer)``; verdict is ``correct``, ``incorrect``, ``no_answer``,

@@ -167,7 +167,7 @@ class GradingPool:
         if thread is not None:
             self._inbox.put(None)
             self._wake()
-            thread.join()
+            thread.join(timeout=2.0 if cancel else None)
 
     def submit_batch(self, tasks: Iterable[GradeTask]) -> Future[list[GradeResult]]:
         """Queue tasks; the future gives their results in task order. Thread-safe, non-blocking."""
@@ -236,7 +236,7 @@ class GradingPool:
     # -- dispatcher thread --------------------------------------------------------------------
 
     def _dispatch(self) -> None:
-        self._cache: OrderedDict[Hashable, tuple[str, str | None]] = OrderedDict()
+        self._cache: OrderedDict[Hashable, tuple[str, str | None, str | None]] = OrderedDict()
         self._pending: dict[int, _Pending] = {}
         self._by_key: dict[Hashable, int] = {}
         self._queue: deque[int] = deque()
@@ -260,8 +260,10 @@ class GradingPool:
             self._failure = exc
             self._fail_all(exc)
         finally:
+            # A cancelled pool kills its workers at once: one busy on a long unit would
+            # otherwise hold the caller (a Ctrl-C) for its whole timeout.
             for w in pool:
-                self._stop_worker(w)
+                self._stop_worker(w, kill=self._cancel)
             assert self._wake_r is not None
             self._wake_r.close()
 
@@ -309,7 +311,8 @@ class GradingPool:
         cached = self._cache.get(unit.key)
         if cached is not None:
             self._cache.move_to_end(unit.key)
-            self._deliver(batch, i, GradeResult(key, cached[0], unit.answer, cached[1]))
+            answer = unit.answer if unit.answer is not None else cached[2]
+            self._deliver(batch, i, GradeResult(key, cached[0], answer, cached[1]))
             return
         uid = self._by_key.get(unit.key)
         if uid is None:
@@ -319,17 +322,20 @@ class GradingPool:
             self._queue.append(uid)
         self._pending[uid].waiters.append((batch, i, unit.answer))
 
-    def _settle(self, uid: int, verdict: str, detail: str | None) -> None:
+    def _settle(self, uid: int, verdict: str, detail: str | None,
+                found: str | None = None) -> None:
+        # ``found``: the answer a worker extracted, for graders that extract there (math-verify).
         pending = self._pending.pop(uid, None)
         if pending is None:
             return
         del self._by_key[pending.key]
         if self._grader.cacheable(verdict):
-            self._cache[pending.key] = (verdict, detail)
+            self._cache[pending.key] = (verdict, detail, found)
             if len(self._cache) > _CACHE_SIZE:
                 self._cache.popitem(last=False)
         for batch, i, answer in pending.waiters:
-            self._deliver(batch, i, GradeResult(batch.tasks[i].key, verdict, answer, detail))
+            self._deliver(batch, i, GradeResult(batch.tasks[i].key, verdict,
+                                                answer if answer is not None else found, detail))
 
     def _deliver(self, batch: _Batch, i: int, result: GradeResult) -> None:
         batch.results[i] = result
@@ -375,7 +381,7 @@ class GradingPool:
         """Take every message a worker has sent; False if it is gone."""
         try:
             while w.conn.poll():
-                uid, verdict, detail = w.conn.recv()
+                uid, verdict, detail, *found = w.conn.recv()
                 if uid == "ready":
                     w.ready = True
                     w.deadline = math.inf
@@ -384,7 +390,7 @@ class GradingPool:
                     w.chunk.popleft()
                 self.units_run += 1
                 self._barren = 0
-                self._settle(uid, verdict, detail)
+                self._settle(uid, verdict, detail, found[0] if found else None)
                 w.deadline = time.monotonic() + self._grader.hard_timeout
         except (EOFError, OSError):
             return False

@@ -16,7 +16,11 @@ from .registry import get_grader
 
 
 def serve(conn: Connection) -> None:
-    """Grade chunks of units from ``conn``, sending ``(uid, verdict, detail)`` per unit."""
+    """Grade chunks of units from ``conn``, sending ``(uid, verdict, detail, answer)`` per unit.
+
+    ``answer`` is the answer the grader extracted in the worker, or None (most graders extract
+    in the parent).
+    """
     grader_name, options = conn.recv()
     grader = get_grader(grader_name, **options)
     grader.setup_worker()
@@ -29,8 +33,10 @@ def serve(conn: Connection) -> None:
         if chunk is None:
             return
         for uid, payload in chunk:
+            answer = None
             try:
-                verdict, detail = grader.run_unit(payload)
+                verdict, detail, *found = grader.run_unit(payload)
+                answer = found[0] if found else None
             except GradingTimeout as exc:
                 verdict, detail = "timeout", str(exc)
             except MemoryError:
@@ -38,7 +44,7 @@ def serve(conn: Connection) -> None:
             except Exception as exc:  # noqa: BLE001 - reported as the verdict
                 verdict, detail = "error", f"{type(exc).__name__}: {exc}"[:500]
             try:
-                conn.send((uid, verdict, detail))
+                conn.send((uid, verdict, detail, answer))
             except OSError:
                 return
 

@@ -11,7 +11,7 @@ from collections.abc import Iterator
 import pytest
 from math_verify import parse, verify
 from reachscope.core.graders import GradeTask, GradingPool, get_grader, grade_math_answer
-from reachscope.core.graders.math import fast_verdict
+from reachscope.core.graders.math import fast_verdict, reference_separator, strip_percent
 
 # A tower whose evaluation sympy cannot finish; math-verify must be stopped by our deadline.
 TOWER = "\\boxed{" + "2^{" * 40 + "2" + "}" * 40 + "}"
@@ -135,3 +135,78 @@ def test_bad_options_fail_before_any_worker() -> None:
 def test_missing_reference_is_an_error(pool: GradingPool) -> None:
     (result,) = pool.submit_batch([GradeTask(9, "\\boxed{1}", None)]).result(timeout=60)
     assert result.verdict == "error" and "reference" in (result.detail or "")
+
+
+@pytest.mark.parametrize(
+    ("completion", "reference", "verdict"),
+    [
+        # A percentage states its number, whichever side carries the sign.
+        ("so \\boxed{35.0\\%}", "35", "correct"),
+        ("so \\boxed{35\\%}", "35", "correct"),
+        ("so \\boxed{35}", "35\\%", "correct"),
+        ("so \\boxed{35 \\text{\\%}}", "35", "correct"),
+        ("so \\boxed{35\\%}", "35\\%", "correct"),
+        ("so \\boxed{36\\%}", "35", "incorrect"),
+        # The lenient x/100 rule is the paper profile's only.
+        ("so \\boxed{0.35}", "35", "incorrect"),
+        ("so \\boxed{0.35}", "35\\%", "incorrect"),
+    ],
+)
+def test_percent_answers(completion: str, reference: str, verdict: str) -> None:
+    assert grade_math_answer(completion, reference)[0] == verdict
+
+
+@pytest.mark.parametrize(
+    ("completion", "reference", "verdict", "answer"),
+    [
+        ("\\boxed{1}, \\boxed{2}, \\boxed{3}", "\\{1,2,3\\}", "correct", "1, 2, 3"),
+        ("\\boxed{3}, \\boxed{1}, \\boxed{2}", "\\{1,2,3\\}", "correct", "3, 1, 2"),
+        ("$\\boxed{-2}$ and $\\boxed{5}$", "-2, 5", "correct", "-2, 5"),
+        ("\\boxed{1}, \\boxed{2}", "\\{1,2,3\\}", "incorrect", "1, 2"),
+        ("\\boxed{(-\\infty, -1)} \\text{ or } \\boxed{(2, \\infty)}",
+         "(-\\infty,-1)\\cup(2,\\infty)", "correct", "(-\\infty, -1) \\cup (2, \\infty)"),
+        # Endpoints in two boxes do not say whether the interval is open or closed.
+        ("\\boxed{-2}, \\boxed{3}", "[-2,3)", "incorrect", "-2, 3"),
+        # A one-part reference: the last box is the answer, as before.
+        ("\\boxed{1}, \\boxed{2}, \\boxed{3}", "3", "correct", "3"),
+        ("\\boxed{1}, \\boxed{2}, \\boxed{3}", "1", "incorrect", "3"),
+    ],
+)
+def test_several_boxes_against_several_part_references(completion: str, reference: str,
+                                                       verdict: str, answer: str) -> None:
+    assert grade_math_answer(completion, reference) == (verdict, answer)
+
+
+def test_final_answer_sentence_is_graded_on_its_number() -> None:
+    assert grade_math_answer("Final Answer: The largest $n$ is 34", "34") == ("correct", "34")
+
+
+@pytest.mark.parametrize(
+    ("reference", "separator"),
+    [("1,2,3", ", "), ("\\{1,2,3\\}", ", "), ("(1,2)", ", "), ("[-2,3)", ", "),
+     ("\\left(3,\\frac{\\pi}{2}\\right)", ", "), ("(-\\infty,0)\\cup(1,\\infty)", " \\cup "),
+     ("10{,}000", None), ("f(1,2)+1", None), ("(1,2)+(3,4)", None), ("5", None),
+     ("\\frac{1}{2}", None)],
+)
+def test_reference_separator(reference: str, separator: str | None) -> None:
+    assert reference_separator(reference) == separator
+
+
+def test_strip_percent() -> None:
+    assert strip_percent("35\\%") == ("35", True)
+    assert strip_percent("12.5 percent") == ("12.5", True)
+    assert strip_percent("35") == ("35", False)
+    assert strip_percent("\\%") == ("\\%", False)  # nothing left: not a percentage
+
+
+def test_backtracking_pattern_is_a_timeout_verdict_with_reason() -> None:
+    slow = GradingPool("math", workers=1, options={"answer_pattern": r"(a+)+$",
+                                                   "pattern_timeout": 0.2})
+    with slow:
+        start = time.monotonic()
+        tasks = [GradeTask(1, "a" * 5000 + "b", "1"), GradeTask(2, "work \\boxed{7}\naaa", "aaa")]
+        bad, good = slow.submit_batch(tasks).result(timeout=60)
+        assert time.monotonic() - start < 30
+    assert bad.verdict == "timeout" and "answer pattern" in (bad.detail or "")
+    assert "0.2 s" in (bad.detail or "")
+    assert good.verdict == "correct" and good.answer == "aaa"
