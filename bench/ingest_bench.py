@@ -11,7 +11,11 @@ import tempfile
 import time
 from pathlib import Path
 
-from reachscope.store import GradeIn, ProblemIn, RunSpec, SampleIn, open_db, writes
+from reachscope.store import GradeIn, ProblemIn, RunSpec, SampleIn, open_db
+from reachscope.store.grades import write_grades
+from reachscope.store.problems import upsert_problems
+from reachscope.store.runs import get_or_create_run
+from reachscope.store.samples import write_samples
 
 WORDS = ("we have the so therefore let equation gives step answer since thus value sum "
          "product square root fraction integer solve multiply divide").split()
@@ -39,15 +43,15 @@ def main() -> None:
         n_problems = 500
         per = args.samples // n_problems
         with db.atomic():
-            pids = writes.upsert_problems(
+            pids = upsert_problems(
                 db, "bench", [ProblemIn(i, f"problem {i}", str(i)) for i in range(n_problems)])
-            run_id, _ = writes.get_or_create_run(db, RunSpec("base", "bench"))
+            run_id, _ = get_or_create_run(db, RunSpec("base", "bench"))
         rows = [SampleIn(p, j, texts[(p * per + j) % len(texts)], 512, "stop", 0)
                 for p in pids for j in range(per)]
         t0 = time.perf_counter()
         for i in range(0, len(rows), args.batch):
             with db.atomic():
-                writes.write_samples(db, run_id, rows[i : i + args.batch])
+                write_samples(db, run_id, rows[i : i + args.batch])
         dt = time.perf_counter() - t0
         print(f"sample ingest: {len(rows):,} samples of ~{avg / 1024:.1f} KB in {dt:.2f} s = "
               f"{len(rows) / dt:,.0f} samples/s (batches of {args.batch:,}, one transaction each)")
@@ -56,12 +60,12 @@ def main() -> None:
         t0 = time.perf_counter()
         for i in range(0, len(grades), args.batch):
             with db.atomic():
-                writes.write_grades(db, grades[i : i + args.batch])
+                write_grades(db, grades[i : i + args.batch])
         dt = time.perf_counter() - t0
         print(f"grade ingest (counts kept by triggers): {len(grades) / dt:,.0f} grades/s")
         t0 = time.perf_counter()
         with db.atomic():
-            again = writes.write_samples(db, run_id, rows[: args.batch])
+            again = write_samples(db, run_id, rows[: args.batch])
         print(f"re-writing {args.batch:,} existing samples: {again} inserted, "
               f"{(time.perf_counter() - t0) * 1000:.0f} ms")
         size = (Path(tmp) / "ingest.db").stat().st_size + (Path(tmp) / "ingest.db-wal").stat(

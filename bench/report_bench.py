@@ -16,7 +16,11 @@ import sys
 import time
 from pathlib import Path
 
-from reachscope.store import GradeIn, ProblemIn, RunSpec, SampleIn, open_db, reads, writes
+from reachscope.store import GradeIn, ProblemIn, RunSpec, SampleIn, open_db
+from reachscope.store.grades import write_grades
+from reachscope.store.problems import upsert_problems
+from reachscope.store.runs import get_or_create_run, get_run
+from reachscope.store.samples import write_samples
 
 OUT = Path(__file__).resolve().parent / "out" / "report_1m.db"
 PROBLEMS, N = 500, 1000
@@ -29,22 +33,22 @@ def build(path: Path) -> None:
     rng = random.Random(0)
     db = open_db(path)
     with db.atomic():
-        pids = writes.upsert_problems(
+        pids = upsert_problems(
             db, "bench", [ProblemIn(i, f"problem {i}: what is {i} + {i}?", str(2 * i))
                           for i in range(PROBLEMS)])
     for label, skill in (("base", 0.25), ("rl", 0.45)):
         with db.atomic():
-            run_id, _ = writes.get_or_create_run(
+            run_id, _ = get_or_create_run(
                 db, RunSpec(label, "bench", model=label, primary_grader="math", n_target=N))
         for pid in pids:
             p = min(1.0, rng.betavariate(0.4, 1.2) * skill * 2.5)
             with db.atomic():
-                writes.write_samples(db, run_id, [
+                write_samples(db, run_id, [
                     SampleIn(pid, j, f"reasoning {pid}.{j} ... \\boxed{{{j % 7}}}", 64, "stop")
                     for j in range(N)])
                 ids = [r[0] for r in db.execute(
                     "SELECT id FROM samples WHERE run_id = ? AND problem_id = ?", [run_id, pid])]
-                writes.write_grades(db, [
+                write_grades(db, [
                     GradeIn(s, "math", "correct" if rng.random() < p else "incorrect", "1")
                     for s in ids])
     db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
@@ -64,7 +68,7 @@ def main() -> None:
     from reachscope.core.commands.report import to_json
 
     db = open_db(OUT, read_only=True)
-    runs = [reads.get_run(db, "base"), reads.get_run(db, "rl")]
+    runs = [get_run(db, "base"), get_run(db, "rl")]
     for bootstrap in (0, 1000):
         best = float("inf")
         for _ in range(5):

@@ -45,7 +45,11 @@ def trace(rng: random.Random, answer: int) -> str:
 
 
 def build() -> None:
-    from reachscope.store import GradeIn, ProblemIn, RunSpec, SampleIn, open_db, writes
+    from reachscope.store import GradeIn, ProblemIn, RunSpec, SampleIn, open_db
+    from reachscope.store.grades import write_grades
+    from reachscope.store.problems import upsert_problems
+    from reachscope.store.runs import get_or_create_run
+    from reachscope.store.samples import write_samples
 
     OUT.mkdir(parents=True, exist_ok=True)
     tmp = DB.with_suffix(".tmp")
@@ -55,17 +59,17 @@ def build() -> None:
     db = open_db(tmp)
     t0 = time.perf_counter()
     with db.atomic():
-        pids = writes.upsert_problems(db, "bench", [
+        pids = upsert_problems(db, "bench", [
             ProblemIn(idx=i, prompt=f"Problem {i}: solve $x^2 + {i}x = {i * 7}$ for x.",
                       answer=str(i), metadata={"level": f"Level {1 + i % 5}",
                                                "subject": ["Algebra", "Geometry"][i % 2]})
             for i in range(PROBLEMS)])
     runs = {}
     for label in ("base", "rl"):
-        runs[label], _ = writes.get_or_create_run(db, RunSpec(
+        runs[label], _ = get_or_create_run(db, RunSpec(
             label=label, dataset="bench", model=label, n_target=SAMPLES, status="finished",
             primary_grader="math"))
-    live_id, _ = writes.get_or_create_run(db, RunSpec(
+    live_id, _ = get_or_create_run(db, RunSpec(
         label="rl-live", dataset="bench", model="rl", n_target=8, status="running",
         primary_grader="math"))
     for label, skill in (("base", 0.35), ("rl", 0.55)):
@@ -78,11 +82,11 @@ def build() -> None:
                     samples.append(SampleIn(problem_id=pid, sample_idx=j, finish_reason="stop",
                                             text=trace(rng, i if ok else i + 1 + j % 3),
                                             n_tokens=400))
-                writes.write_samples(db, runs[label], samples)
+                write_samples(db, runs[label], samples)
                 ids = dict(db.execute(
                     "SELECT sample_idx, id FROM samples WHERE run_id = ? AND problem_id = ?",
                     [runs[label], pid]).fetchall())
-                writes.write_grades(db, [
+                write_grades(db, [
                     GradeIn(ids[s.sample_idx], "math", "correct" if s.text.endswith(f"{{{i}}}$.")
                             else "incorrect", answer=s.text.rsplit("{", 1)[1].split("}")[0])
                     for s in samples])
@@ -91,10 +95,10 @@ def build() -> None:
                       flush=True)
     with db.atomic():
         for pid in pids[:LIVE_PROBLEMS]:
-            writes.write_samples(db, live_id, [SampleIn(pid, j, trace(rng, 0)) for j in range(2)])
+            write_samples(db, live_id, [SampleIn(pid, j, trace(rng, 0)) for j in range(2)])
             ids = [r[0] for r in db.execute(
                 "SELECT id FROM samples WHERE run_id = ? AND problem_id = ?", [live_id, pid])]
-            writes.write_grades(db, [GradeIn(ids[0], "math", "correct", "0"),
+            write_grades(db, [GradeIn(ids[0], "math", "correct", "0"),
                                      GradeIn(ids[1], "math", "incorrect", "1")])
     db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
     db.close()
@@ -106,19 +110,21 @@ def build() -> None:
 
 WRITER = """
 import sys, time
-from reachscope.store import GradeIn, SampleIn, open_db, reads
-from reachscope.store import writes
+from reachscope.store import GradeIn, SampleIn, open_db
+from reachscope.store.grades import write_grades
+from reachscope.store.runs import get_run
+from reachscope.store.samples import write_samples
 db = open_db(sys.argv[1])
-run = reads.get_run(db, "rl-live")
+run = get_run(db, "rl-live")
 pids = [r[0] for r in db.execute("SELECT id FROM problems WHERE dataset = 'bench' ORDER BY id")]
 for t in range(int(sys.argv[2])):
     time.sleep(1.3)
     pid = pids[t]
     with db.atomic():
-        writes.write_samples(db, run.id, [SampleIn(pid, 10 + t, "late sample \\\\boxed{0}")])
+        write_samples(db, run.id, [SampleIn(pid, 10 + t, "late sample \\\\boxed{0}")])
         sid = db.execute("SELECT id FROM samples WHERE run_id = ? AND problem_id = ? AND "
                          "sample_idx = ?", [run.id, pid, 10 + t]).fetchone()[0]
-        writes.write_grades(db, [GradeIn(sid, "math", "correct", "0")])
+        write_grades(db, [GradeIn(sid, "math", "correct", "0")])
     print(time.monotonic(), flush=True)
 db.close()
 """

@@ -6,7 +6,9 @@ from dataclasses import dataclass, field
 
 import numpy as np
 import sqlite_utils
-from reachscope.store import Run, StoreError, reads
+from reachscope.store import Run, StoreError
+from reachscope.store.counts import run_counts
+from reachscope.store.grades import resolve_grader, solved_within
 
 from . import metrics
 from .metrics import BootstrapResult, Coverage, FloatArray
@@ -40,8 +42,8 @@ class RunCounts:
 
 def load_counts(db: sqlite_utils.Database, run: Run, grader: str | None = None) -> RunCounts:
     """Read a run's per-problem counts (from the `counts` table, never the samples)."""
-    chosen = reads.resolve_grader(db, run, grader)
-    rows = sorted(reads.run_counts(db, run.id, chosen).items())
+    chosen = resolve_grader(db, run, grader)
+    rows = sorted(run_counts(db, run.id, chosen).items())
     return RunCounts(
         run=run,
         grader=chosen,
@@ -136,8 +138,8 @@ def compare(
         else:
             out.coverage_at_k = metrics.coverage(
                 shared,
-                reads.solved_within(db, a.run.id, a.grader, coverage_k),
-                reads.solved_within(db, b.run.id, b.grader, coverage_k),
+                solved_within(db, a.run.id, a.grader, coverage_k),
+                solved_within(db, b.run.id, b.grader, coverage_k),
                 k=coverage_k,
             )
     ia = {p: i for i, p in enumerate(a.problem_ids)}

@@ -10,7 +10,7 @@ from collections import deque
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 
-from reachscope.store.views import ProblemLine
+from reachscope.store.problems import ProblemLine
 
 #: Coverage categories, as the Problems screen names them (A is the first run, B the second).
 CATEGORIES: dict[str, str] = {
@@ -279,6 +279,22 @@ class RateMeter:
         if target is None or rate is None or rate <= 0 or not self._obs:
             return None
         return max(target - self._obs[-1][1], 0) / rate
+
+
+def format_number(x: float | None, spec: str = ".3f") -> str:
+    """``x`` formatted with ``spec``, or ``-`` when it is missing or not a number (never ``nan``).
+
+    Args:
+        x: The value; ``None``, NaN and infinities count as missing (pass@k beyond a run's n,
+            the mean accuracy of a run with no graded problem).
+        spec: A format specification such as ``".3f"`` or ``"+.2f"``.
+
+    Returns:
+        The formatted number or ``-``, as the README promises for tables.
+    """
+    if x is None or math.isnan(x) or math.isinf(x):
+        return "-"
+    return format(x, spec)
 
 
 def format_duration(seconds: float | None) -> str:

@@ -8,7 +8,9 @@ import sys
 from pathlib import Path
 
 from reachscope.core.analysis import compare
-from reachscope.store import open_db, reads
+from reachscope.store import open_db
+from reachscope.store.counts import run_counts
+from reachscope.store.runs import list_runs, run_summaries
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -22,16 +24,16 @@ def test_fast_build_makes_a_complete_demo(tmp_path: Path) -> None:
     assert not list(tmp_path.glob("tmp*")), "build left temporaries behind"
     db = open_db(out, read_only=True)
     assert db.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
-    runs = {r.ref: r for r in reads.list_runs(db)}
+    runs = {r.ref: r for r in list_runs(db)}
     assert set(runs) == {"lab-arith/base", "lab-arith/rl", "math-cot-100/qwen-instruct"}
     for label in ("base", "rl"):
         run = runs[f"lab-arith/{label}"]
         assert run.status == "finished" and run.model == f"sample_db/models/{label}"
-        counts = reads.run_counts(db, run.id, "math")
+        counts = run_counts(db, run.id, "math")
         assert len(counts) == 6 and all(n == 8 for n, _ in counts.values())
     qwen = runs["math-cot-100/qwen-instruct"]
-    assert sum(c for _, c in reads.run_counts(db, qwen.id, "upstream").values()) == 728
-    assert sum(c for _, c in reads.run_counts(db, qwen.id, "math").values()) == 729
+    assert sum(c for _, c in run_counts(db, qwen.id, "upstream").values()) == 728
+    assert sum(c for _, c in run_counts(db, qwen.id, "math").values()) == 729
     cmp = compare(db, [runs["lab-arith/base"], runs["lab-arith/rl"]], bootstrap=0)
     assert cmp.coverage is not None and len(cmp.shared_problems) == 6
 
@@ -42,7 +44,7 @@ def test_committed_demo_database(tmp_path: Path) -> None:
     db = open_db(copy, read_only=True)
     assert db.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
     assert db.execute("PRAGMA journal_mode").fetchone()[0] == "delete"
-    summaries = {s.run.ref: s for s in reads.run_summaries(db)}
+    summaries = {s.run.ref: s for s in run_summaries(db)}
     assert summaries["math-cot-100/qwen-instruct"].samples == 800
     for label in ("base", "rl"):
         s = summaries[f"lab-arith/{label}"]

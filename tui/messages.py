@@ -6,8 +6,10 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from reachscope.store import Run
-from reachscope.store.reads import ProblemRow, SampleRow
-from reachscope.store.views import AnswerGroup, ProblemLine, RunProgress, RunSummary
+from reachscope.store.grades import AnswerGroup
+from reachscope.store.problems import ProblemLine, ProblemRow
+from reachscope.store.runs import RunProgress, RunSummary
+from reachscope.store.samples import SampleRow
 from textual.message import Message
 
 if TYPE_CHECKING:  # numpy and the analysis code load with the first comparison, not at start-up
@@ -25,12 +27,14 @@ class RunsLoaded(Message):
 class ComparisonLoaded(Message):
     comparison: Comparison
     log2_ks: list[int]
+    generation: int = -1  # the app's data generation the comparison was computed at
 
 
 @dataclass
 class ProblemsLoaded(Message):
     lines: list[ProblemLine]
     graders: list[str] = field(default_factory=list)  # the grader of each compared run
+    generation: int = -1  # the app's data generation the lines were read at
 
 
 @dataclass
@@ -43,6 +47,7 @@ class ProblemLoaded(Message):
     graders: dict[int, str] = field(default_factory=dict)  # run id -> grader shown
     #: run id -> (n, c) for the aggregate-only runs (imported counts, no sample texts)
     counts: dict[int, tuple[int, int]] = field(default_factory=dict)
+    generation: int = -1  # the app's data generation the problem was read at
 
 
 @dataclass

@@ -10,8 +10,11 @@ from pathlib import Path
 from typing import TypeVar
 
 import sqlite_utils
-from reachscope.store import data_version, open_db, views
+from reachscope.store import data_version, open_db
+from reachscope.store.counts import count_totals
 from reachscope.store.db import release_side_files, side_files
+from reachscope.store.runs import run_statuses
+from reachscope.store.samples import last_sample_id
 
 T = TypeVar("T")
 
@@ -72,8 +75,8 @@ class Source:
         version = data_version(db)
         if self._last is not None and version == self._last.version:
             return None
-        snap = Snapshot(version, views.count_totals(db), views.run_statuses(db),
-                        views.last_sample_id(db))
+        snap = Snapshot(version, count_totals(db), run_statuses(db),
+                        last_sample_id(db))
         changed = snap.changed_runs(self._last)
         first = self._last is None
         self._last = snap

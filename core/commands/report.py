@@ -12,7 +12,8 @@ from pathlib import Path
 from typing import Any
 
 import click
-from reachscope.store import Run, StoreError, reads
+from reachscope.store import Run, StoreError
+from reachscope.store.runs import get_run, list_runs
 from rich.console import Console
 from rich.table import Table
 
@@ -48,8 +49,8 @@ def parse_ks(value: str | None) -> list[int] | None:
 def choose_runs(db: Any, refs: tuple[str, ...], dataset: str | None) -> tuple[list[Run], str]:
     """The runs to report and a note on how they were chosen ('' when given explicitly)."""
     if refs:
-        return [reads.get_run(db, r) for r in refs], ""
-    runs = reads.list_runs(db, dataset)
+        return [get_run(db, r) for r in refs], ""
+    runs = list_runs(db, dataset)
     if not runs:
         raise StoreError(f"no runs{f' on dataset {dataset!r}' if dataset else ''} in database")
     by_dataset = Counter(r.dataset for r in runs)

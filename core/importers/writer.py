@@ -12,8 +12,13 @@ from collections.abc import Sequence
 from pathlib import Path
 
 import sqlite_utils
-from reachscope.store import GradeIn, ProblemIn, RunSpec, SampleIn, writes
+from reachscope.store import GradeIn, ProblemIn, RunSpec, SampleIn
 from reachscope.store import imports as store_imports
+from reachscope.store.counts import write_counts
+from reachscope.store.grades import write_grades
+from reachscope.store.problems import problem_ids_by_index, upsert_problems
+from reachscope.store.runs import get_or_create_run, now, update_run
+from reachscope.store.samples import write_samples
 
 from .counts import parse_counts
 from .jsonl import JsonlFields, parse_generic_jsonl
@@ -83,7 +88,7 @@ def write_sample_files(db: sqlite_utils.Database, parsed: Sequence[SampleFile], 
     result = ImportResult(run_label=label)
     has_upstream = any(f.has_verdicts for f in parsed)
     with db.atomic():
-        run_id, created = writes.get_or_create_run(
+        run_id, created = get_or_create_run(
             db,
             RunSpec(label=label, dataset=dataset, model=model, backend="import",
                     status="imported", primary_grader=grader if has_upstream else None,
@@ -106,15 +111,15 @@ def write_sample_files(db: sqlite_utils.Database, parsed: Sequence[SampleFile], 
             fields: dict[str, object] = {"provenance": provenance, "seeds": summary["seeds"],
                                          "n_target": summary["n_max"]}
             if created:
-                fields["finished_at"] = writes.now()
-            writes.update_run(db, run_id, **fields)
+                fields["finished_at"] = now()
+            update_run(db, run_id, **fields)
     return result
 
 
 def _write_file(db: sqlite_utils.Database, run_id: int, dataset: str, f: SampleFile,
                 next_idx: dict[int, int], grader: str, fmt: str, result: ImportResult,
                 run_ref: str) -> None:
-    ids = writes.upsert_problems(db, dataset, [p.problem for p in f.problems])
+    ids = upsert_problems(db, dataset, [p.problem for p in f.problems])
     stored = store_imports.sample_ids(db, run_id, ids)
     seed = _seed_from_name(f.path)
     samples: list[SampleIn] = []
@@ -131,7 +136,7 @@ def _write_file(db: sqlite_utils.Database, run_id: int, dataset: str, f: SampleF
             samples.append(SampleIn(pid, sidx, s.text, s.n_tokens, s.finish_reason, seed))
             keyed.append((pid, sidx, s))
             next_idx[pid] = max(next_idx.get(pid, 0), sidx + 1)
-    result.samples_added += writes.write_samples(db, run_id, samples)
+    result.samples_added += write_samples(db, run_id, samples)
     sample_ids = store_imports.sample_ids(db, run_id, ids)
     grades = [
         GradeIn(sample_id=sample_ids[(pid, sidx)], grader=grader,
@@ -139,7 +144,7 @@ def _write_file(db: sqlite_utils.Database, run_id: int, dataset: str, f: SampleF
                 grader_version=f"{fmt} score")
         for pid, sidx, s in keyed if s.correct is not None
     ]
-    writes.write_grades(db, grades)
+    write_grades(db, grades)
     store_imports.write_upstream_answers(
         db, [(sample_ids[(pid, sidx)], s.pred) for pid, sidx, s in keyed if s.pred is not None])
     result.correct += sum(1 for g in grades if g.verdict == "correct")
@@ -197,11 +202,11 @@ def write_counts_files(db: sqlite_utils.Database, parsed: Sequence[CountsFile],
     """Write counts files in one transaction: one aggregate-only run per model."""
     results: list[ImportResult] = []
     with db.atomic():
-        by_index = writes.problem_ids_by_index(db, dataset)
+        by_index = problem_ids_by_index(db, dataset)
         for f in parsed:
             if f.shipped:
                 shipped = sorted(f.shipped)
-                by_index.update(zip(shipped, writes.upsert_problems(
+                by_index.update(zip(shipped, upsert_problems(
                     db, dataset, [f.shipped[i] for i in shipped])))
             for model, rows in f.models.items():
                 results.append(_write_counts_run(db, f, dataset, model, rows, by_index))
@@ -211,7 +216,7 @@ def write_counts_files(db: sqlite_utils.Database, parsed: Sequence[CountsFile],
 def _write_counts_run(db: sqlite_utils.Database, f: CountsFile, dataset: str, model: str,
                       rows: list[CountsRow], by_index: dict[int, int]) -> ImportResult:
     result = ImportResult(run_label=model)
-    run_id, _ = writes.get_or_create_run(
+    run_id, _ = get_or_create_run(
         db,
         RunSpec(label=model, dataset=dataset, model=model, backend="import", status="imported",
                 aggregate_only=True, primary_grader=REPORTED_GRADER,
@@ -222,12 +227,12 @@ def _write_counts_run(db: sqlite_utils.Database, f: CountsFile, dataset: str, mo
         result.messages.append(f"{f.path}: already imported into {dataset}/{model}, skipped")
         return result
     missing = [r.idx for r in rows if r.idx not in by_index]
-    new_ids = writes.upsert_problems(db, dataset, [ProblemIn(idx=i, prompt=None) for i in missing])
+    new_ids = upsert_problems(db, dataset, [ProblemIn(idx=i, prompt=None) for i in missing])
     by_index.update(zip(missing, new_ids))
-    writes.write_counts(db, run_id, REPORTED_GRADER, [(by_index[r.idx], r.n, r.c) for r in rows])
+    write_counts(db, run_id, REPORTED_GRADER, [(by_index[r.idx], r.n, r.c) for r in rows])
     store_imports.record_import(db, run_id, f.sha256, str(f.path), len(rows))
-    writes.update_run(db, run_id, n_target=store_imports.max_count_n(db, run_id),
-                      finished_at=writes.now())
+    update_run(db, run_id, n_target=store_imports.max_count_n(db, run_id),
+               finished_at=now())
     result.files_imported = 1
     result.problems = len(rows)
     result.correct = sum(r.c for r in rows)

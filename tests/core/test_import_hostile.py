@@ -10,7 +10,8 @@ from pathlib import Path
 
 import pytest
 from reachscope.core.importers import ImportFormatError, JsonlFields, import_samples
-from reachscope.store import open_db, reads
+from reachscope.store import open_db
+from reachscope.store.runs import list_runs
 
 
 def cli(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
@@ -97,7 +98,7 @@ def test_counts_all_or_nothing_across_files(tmp_path: Path) -> None:
     one_line_error(cli("import", "counts", str(ok), str(bad), "--db", str(db), "--dataset", "d",
                        cwd=tmp_path), "bad.csv:2")
     conn = open_db(db, read_only=True)
-    assert [r.label for r in reads.list_runs(conn)] == ["first"]
+    assert [r.label for r in list_runs(conn)] == ["first"]
     assert conn.execute("SELECT count(*) FROM imports").fetchone()[0] == 1
     conn.close()
     # the same (model, problem) in two files of one call is a conflict, not an overwrite
@@ -141,7 +142,7 @@ def test_duplicate_sample_index_reported_at_offending_line(tmp_path: Path) -> No
                        match=r"s\.jsonl:6: sample index 2 of this problem was already given at "
                              r".*s\.jsonl:3$"):
         import_samples(db, [f], "d", "x", "jsonl", fields=JsonlFields(sample_index="k"))
-    assert reads.list_runs(db) == []
+    assert list_runs(db) == []
 
 
 def test_duplicate_problem_index_with_other_text_is_an_error(tmp_path: Path) -> None:

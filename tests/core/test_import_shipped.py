@@ -12,7 +12,8 @@ import pytest
 from reachscope.core.datasets import Dataset, load_dataset
 from reachscope.core.importers import ImportFormatError, import_samples, read_sample_files
 from reachscope.core.importers.shipped import link_samples
-from reachscope.store import ProblemIn, open_db, reads
+from reachscope.store import ProblemIn, open_db
+from reachscope.store.problems import problems_of
 
 #: Real CodeGen-16B HumanEval completions (see tests/data/PROVENANCE.md).
 CODEGEN = Path(__file__).resolve().parents[1] / "data" / "codegen16b_humaneval_4x3.jsonl"
@@ -60,7 +61,7 @@ def test_task_id_links_tests_and_code_grader_runs(tmp_path: Path, humaneval: Dat
                "--label", "codegen")
     assert proc.returncode == 0, proc.stderr
     conn = open_db(db, read_only=True)
-    stored = reads.problems_of(conn, dataset="humaneval")
+    stored = problems_of(conn, dataset="humaneval")
     assert {p.metadata["task_id"] for p in stored.values()} == \
         {t[0].metadata["task_id"] for t in tasks}
     assert all(p.metadata["test"] and p.metadata["entry_point"] for p in stored.values())
@@ -92,7 +93,7 @@ def test_prompt_text_links_and_mismatch_is_a_clear_error(tmp_path: Path,
     db = open_db(tmp_path / "t.db")
     r = import_samples(db, [f], "humaneval", "x", "jsonl")
     assert r.problems == 1
-    (stored,) = reads.problems_of(db, dataset="humaneval").values()
+    (stored,) = problems_of(db, dataset="humaneval").values()
     assert stored.metadata["task_id"] == problem.metadata["task_id"]
     # CodeT's prompts drop the docstring examples: no shipped prompt matches
     g = tmp_path / "codet.jsonl"

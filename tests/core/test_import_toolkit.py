@@ -10,7 +10,9 @@ from click.testing import CliRunner
 from reachscope.core.cli import cli
 from reachscope.core.importers import ImportFormatError, import_samples
 from reachscope.store import imports as store_imports
-from reachscope.store import open_db, reads
+from reachscope.store import open_db
+from reachscope.store.problems import problems_of
+from reachscope.store.runs import get_run, list_runs
 
 FIXTURE = Path(__file__).resolve().parents[1] / "data" / "toolkit_no_score.jsonl"
 
@@ -23,7 +25,7 @@ def test_toolkit_output_without_score_imports_samples_and_pred(tmp_path: Path) -
                                       "--dataset", "math", "--label", "instruct"])
     assert result.exit_code == 0, result.output
     db = open_db(db_path, read_only=True)
-    run = reads.get_run(db, "instruct")
+    run = get_run(db, "instruct")
     assert run.primary_grader is None and run.status == "imported" and run.n_target == 4
     assert db.execute("SELECT count(*) FROM grades").fetchone()[0] == 0  # no upstream verdicts
     rows = db.execute("SELECT s.id, p.idx, s.sample_idx, s.text FROM samples s "
@@ -35,7 +37,7 @@ def test_toolkit_output_without_score_imports_samples_and_pred(tmp_path: Path) -
     for sid, idx, sidx, text in rows:
         assert text == by_idx[idx]["code"][sidx]
         assert answers[sid] == by_idx[idx]["pred"][sidx]
-    problems = reads.problems_of(db, dataset="math")
+    problems = problems_of(db, dataset="math")
     assert sorted(p.answer for p in problems.values()) == sorted(r["gt"] for r in records)
 
 
@@ -59,7 +61,7 @@ def test_score_on_some_records_only_is_an_error(tmp_path: Path) -> None:
     with pytest.raises(ImportFormatError, match=r"mixed\.jsonl:2: has upstream verdict but "
                                                 r".*mixed\.jsonl:1 has none"):
         import_samples(db, [bad], "math", "x", "qwen-jsonl")
-    assert reads.list_runs(db) == []
+    assert list_runs(db) == []
 
 
 def test_generic_importer_points_to_qwen_jsonl(tmp_path: Path) -> None:

@@ -12,7 +12,10 @@ from reachscope.core.importers import (
     import_counts,
     import_samples,
 )
-from reachscope.store import open_db, reads
+from reachscope.store import open_db
+from reachscope.store.counts import run_counts
+from reachscope.store.problems import problems_of
+from reachscope.store.runs import get_run, list_runs
 
 
 def dump(db) -> list[str]:
@@ -23,12 +26,12 @@ def test_real_qwen_file_imports_as_100_by_8_with_728_correct(tmp_path: Path, qwe
     db = open_db(tmp_path / "t.db")
     r = import_samples(db, [qwen_file], "math", "qwen", "qwen-jsonl")
     assert (r.problems, r.samples_added, r.correct) == (100, 800, 728)
-    run = reads.get_run(db, "qwen")
-    counts = reads.run_counts(db, run.id, "upstream")
+    run = get_run(db, "qwen")
+    counts = run_counts(db, run.id, "upstream")
     assert len(counts) == 100 and all(n == 8 for n, _ in counts.values())
     assert sum(c for _, c in counts.values()) == 728
     assert run.primary_grader == "upstream" and run.status == "imported" and run.n_target == 8
-    p = reads.problems_of(db, dataset="math")
+    p = problems_of(db, dataset="math")
     assert any(row.metadata.get("level") == "Level 3" for row in p.values())
     # the upstream extracted answer is kept with its grade
     ans = db.execute("SELECT answer FROM grades WHERE answer IS NOT NULL LIMIT 1").fetchone()
@@ -62,8 +65,8 @@ def test_seed_files_pool_into_one_run(tmp_path: Path) -> None:
     b = _write_qwen(tmp_path / "out_seed1.jsonl", [_row(0, 4, 2), _row(1, 4, 4)])
     import_samples(db, [a], "d", "rl", "qwen-jsonl")
     import_samples(db, [b, a], "d", "rl", "qwen-jsonl")  # a again: skipped, b appended
-    run = reads.get_run(db, "rl")
-    counts = sorted(reads.run_counts(db, run.id, "upstream").values())
+    run = get_run(db, "rl")
+    counts = sorted(run_counts(db, run.id, "upstream").values())
     assert counts == [(8, 3), (8, 4)]
     idx = [r[0] for r in db.execute("SELECT sample_idx FROM samples WHERE problem_id = 1 "
                                     "ORDER BY sample_idx")]
@@ -119,13 +122,13 @@ def test_generic_jsonl(tmp_path: Path) -> None:
     fields = JsonlFields(problem="prompt", completion="out", correct="ok", answer="ref")
     r = import_samples(db, [f], "d", "m", "jsonl", fields=fields)
     assert (r.problems, r.samples_added, r.correct) == (3, 15, 3)
-    run = reads.get_run(db, "m")
-    assert sorted(reads.run_counts(db, run.id, "upstream").values()) == [(5, 1)] * 3
+    run = get_run(db, "m")
+    assert sorted(run_counts(db, run.id, "upstream").values()) == [(5, 1)] * 3
     bad = tmp_path / "bad.jsonl"
     bad.write_text(json.dumps({"prompt": "P", "text": "x"}) + "\n")
     with pytest.raises(ImportFormatError, match=r"bad\.jsonl:1: missing field 'out'"):
         import_samples(db, [bad], "d", "m2", "jsonl", fields=fields)
-    assert [r.label for r in reads.list_runs(db)] == ["m"]
+    assert [r.label for r in list_runs(db)] == ["m"]
 
 
 def test_counts_csv_aggregate_runs(tmp_path: Path) -> None:
@@ -134,9 +137,9 @@ def test_counts_csv_aggregate_runs(tmp_path: Path) -> None:
     f.write_text("problem_index,model,n,correct\n0,base,8,0\n1,base,8,3\n0,rl,8,8\n1,rl,8,0\n")
     results = import_counts(db, f, "d")
     assert sorted(r.run_label for r in results) == ["base", "rl"]
-    base = reads.get_run(db, "base")
+    base = get_run(db, "base")
     assert base.aggregate_only and base.primary_grader == "reported"
-    assert sorted(reads.run_counts(db, base.id, "reported").values()) == [(8, 0), (8, 3)]
+    assert sorted(run_counts(db, base.id, "reported").values()) == [(8, 0), (8, 3)]
     before = dump(db)
     import_counts(db, f, "d")
     assert dump(db) == before

@@ -108,12 +108,13 @@ def test_runs_listing_and_console_script(pair_db: Path) -> None:
 def test_report_json_carries_full_precision(pair_db: Path) -> None:
     """JSON values are the in-process floats exactly (they were rounded to 6 decimals)."""
     from reachscope.core.analysis import compare
-    from reachscope.store import open_db, reads
+    from reachscope.store import open_db
+    from reachscope.store.runs import get_run
 
     out = json.loads(run("report", str(pair_db), "--runs", "base,rl", "--format", "json",
                          "--bootstrap", "100", "--seed", "3"))
     db = open_db(pair_db, read_only=True)
-    cmp = compare(db, [reads.get_run(db, "base"), reads.get_run(db, "rl")], bootstrap=100,
+    cmp = compare(db, [get_run(db, "base"), get_run(db, "rl")], bootstrap=100,
                   seed=3)
     inexact = 0
     for key in ("base", "rl"):

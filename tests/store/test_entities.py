@@ -1,4 +1,4 @@
-"""The entity modules (runs, samples, grades, problems) that replaced reads/writes/views."""
+"""The entity modules (runs, samples, grades, problems) that own every query."""
 
 from __future__ import annotations
 
@@ -13,11 +13,10 @@ from reachscope.store import (
     grades,
     open_db,
     problems,
-    reads,
     runs,
     samples,
-    views,
 )
+from reachscope.store.runs import run_summaries, run_summary
 
 
 def _db(tmp_path: Path):
@@ -47,8 +46,8 @@ def test_one_run_summary_type(tmp_path: Path) -> None:
         ids = [sid for sid, _, _ in samples.ungraded_samples(db, run_id, "math")]
         grades.write_grades(db, [GradeIn(s, "math", "correct" if i < 2 else "incorrect", "x")
                                  for i, s in enumerate(ids)])
-    listed = reads.run_summaries(db)[0]
-    one = views.run_summary(db, run_id, "math")
+    listed = run_summaries(db)[0]
+    one = run_summary(db, run_id, "math")
     assert type(listed) is type(one) is runs.RunSummary
     assert (listed.problems, listed.samples) == (1, 5)
     assert (one.run.label, one.problems, one.n_max, one.samples) == ("base", 1, 5, 5)

@@ -6,16 +6,13 @@ import sqlite3
 from pathlib import Path
 
 import pytest
-from reachscope.store import (
-    GradeIn,
-    ProblemIn,
-    RunSpec,
-    SampleIn,
-    StoreError,
-    open_db,
-    reads,
-    writes,
-)
+from reachscope.store import GradeIn, ProblemIn, RunSpec, SampleIn, StoreError, open_db
+from reachscope.store.annotations import add_annotation, annotations_of
+from reachscope.store.counts import run_counts, write_counts
+from reachscope.store.grades import solved_within, write_grades
+from reachscope.store.problems import problems_of, upsert_problems
+from reachscope.store.runs import get_or_create_run, get_run, list_runs
+from reachscope.store.samples import sample_text, write_samples
 
 
 @pytest.fixture
@@ -26,10 +23,10 @@ def db(tmp_path: Path):
 def _setup(db, n_samples: int = 4):
     with db.atomic():
         problems = [ProblemIn(0, "1+1?", "2"), ProblemIn(1, "2+2?", "4")]
-        pids = writes.upsert_problems(db, "d", problems)
-        run_id, created = writes.get_or_create_run(db, RunSpec("base", "d", model="m"))
-        writes.write_samples(db, run_id, [SampleIn(p, i, f"t{p}{i}") for p in pids
-                                          for i in range(n_samples)])
+        pids = upsert_problems(db, "d", problems)
+        run_id, created = get_or_create_run(db, RunSpec("base", "d", model="m"))
+        write_samples(db, run_id, [SampleIn(p, i, f"t{p}{i}") for p in pids
+                                   for i in range(n_samples)])
     return pids, run_id
 
 
@@ -43,17 +40,17 @@ def test_schema_is_migrated_and_wal(db) -> None:
 def test_samples_are_unique_on_natural_key(db) -> None:
     pids, run_id = _setup(db)
     with db.atomic():
-        again = writes.write_samples(db, run_id, [SampleIn(pids[0], 0, "different text")])
+        again = write_samples(db, run_id, [SampleIn(pids[0], 0, "different text")])
     assert again == 0
     assert db.execute("SELECT count(*) FROM samples").fetchone()[0] == 8
-    assert reads.sample_text(db, 1) == f"t{pids[0]}0"
+    assert sample_text(db, 1) == f"t{pids[0]}0"
 
 
 def test_problems_matched_by_content_hash(db) -> None:
-    a = writes.upsert_problems(db, "d", [ProblemIn(0, "What is  1+1?\n", None)])
-    b = writes.upsert_problems(db, "d", [ProblemIn(7, "What is 1+1?", "2", {"level": 1})])
+    a = upsert_problems(db, "d", [ProblemIn(0, "What is  1+1?\n", None)])
+    b = upsert_problems(db, "d", [ProblemIn(7, "What is 1+1?", "2", {"level": 1})])
     assert a == b
-    row = reads.problems_of(db, a)[a[0]]
+    row = problems_of(db, a)[a[0]]
     assert row.answer == "2" and row.metadata == {"level": 1} and row.idx == 0
 
 
@@ -61,30 +58,30 @@ def test_counts_follow_grades_including_regrade(db) -> None:
     pids, run_id = _setup(db)
     sids = [r[0] for r in db.execute("SELECT id FROM samples ORDER BY id")]
     with db.atomic():
-        writes.write_grades(db, [GradeIn(s, "math", "correct" if s % 2 else "incorrect")
-                                 for s in sids])
-    assert reads.run_counts(db, run_id, "math") == {pids[0]: (4, 2), pids[1]: (4, 2)}
+        write_grades(db, [GradeIn(s, "math", "correct" if s % 2 else "incorrect")
+                          for s in sids])
+    assert run_counts(db, run_id, "math") == {pids[0]: (4, 2), pids[1]: (4, 2)}
     with db.atomic():  # rewriting identical grades is a no-op
-        assert writes.write_grades(db, [GradeIn(s, "math", "correct" if s % 2 else "incorrect")
-                                        for s in sids]) == 0
-    assert reads.run_counts(db, run_id, "math") == {pids[0]: (4, 2), pids[1]: (4, 2)}
+        assert write_grades(db, [GradeIn(s, "math", "correct" if s % 2 else "incorrect")
+                                 for s in sids]) == 0
+    assert run_counts(db, run_id, "math") == {pids[0]: (4, 2), pids[1]: (4, 2)}
     with db.atomic():  # regrade flips verdicts: c follows, n stays
-        writes.write_grades(db, [GradeIn(s, "math", "correct") for s in sids[:4]])
-        writes.write_grades(db, [GradeIn(s, "other", "timeout") for s in sids])
-    assert reads.run_counts(db, run_id, "math") == {pids[0]: (4, 4), pids[1]: (4, 2)}
-    assert reads.run_counts(db, run_id, "other") == {pids[0]: (4, 0), pids[1]: (4, 0)}
+        write_grades(db, [GradeIn(s, "math", "correct") for s in sids[:4]])
+        write_grades(db, [GradeIn(s, "other", "timeout") for s in sids])
+    assert run_counts(db, run_id, "math") == {pids[0]: (4, 4), pids[1]: (4, 2)}
+    assert run_counts(db, run_id, "other") == {pids[0]: (4, 0), pids[1]: (4, 0)}
     db.execute("DELETE FROM grades WHERE grader = 'other' AND sample_id = ?", [sids[0]])
-    assert reads.run_counts(db, run_id, "other")[pids[0]] == (3, 0)
+    assert run_counts(db, run_id, "other")[pids[0]] == (3, 0)
     # p0: all correct after the regrade; p1: its first sample (odd id) is correct.
-    assert reads.solved_within(db, run_id, "math", 1) == {pids[0], pids[1]}
-    assert reads.solved_within(db, run_id, "other", 4) == set()
+    assert solved_within(db, run_id, "math", 1) == {pids[0], pids[1]}
+    assert solved_within(db, run_id, "other", 4) == set()
 
 
 def test_unknown_verdict_rejected_and_nothing_written(db) -> None:
     _setup(db)
     with pytest.raises(StoreError, match="unknown verdict"):
         with db.atomic():
-            writes.write_grades(db, [GradeIn(1, "math", "correct"), GradeIn(2, "math", "maybe")])
+            write_grades(db, [GradeIn(1, "math", "correct"), GradeIn(2, "math", "maybe")])
     assert db.execute("SELECT count(*) FROM grades").fetchone()[0] == 0
 
 
@@ -92,8 +89,8 @@ def test_failed_batch_rolls_back(db) -> None:
     pids, run_id = _setup(db)
     with pytest.raises(sqlite3.IntegrityError):
         with db.atomic():
-            writes.write_samples(db, run_id, [SampleIn(pids[0], 99, "ok")])
-            writes.write_samples(db, run_id, [SampleIn(123456, 0, "no such problem")])
+            write_samples(db, run_id, [SampleIn(pids[0], 99, "ok")])
+            write_samples(db, run_id, [SampleIn(123456, 0, "no such problem")])
     assert db.execute("SELECT count(*) FROM samples").fetchone()[0] == 8
 
 
@@ -105,7 +102,7 @@ def test_read_only_open_never_writes(tmp_path: Path) -> None:
     db.close()
     before = path.read_bytes()
     ro = open_db(path, read_only=True)
-    assert len(reads.list_runs(ro)) == 1
+    assert len(list_runs(ro)) == 1
     with pytest.raises(sqlite3.OperationalError):
         ro.execute("DELETE FROM samples")
     ro.close()
@@ -125,15 +122,15 @@ def test_not_a_database(tmp_path: Path) -> None:
 
 
 def test_get_run_resolution(db) -> None:
-    writes.get_or_create_run(db, RunSpec("base", "a"))
-    writes.get_or_create_run(db, RunSpec("base", "b"))
-    writes.get_or_create_run(db, RunSpec("rl", "a"))
-    assert reads.get_run(db, "rl").dataset == "a"
-    assert reads.get_run(db, "b/base").dataset == "b"
+    get_or_create_run(db, RunSpec("base", "a"))
+    get_or_create_run(db, RunSpec("base", "b"))
+    get_or_create_run(db, RunSpec("rl", "a"))
+    assert get_run(db, "rl").dataset == "a"
+    assert get_run(db, "b/base").dataset == "b"
     with pytest.raises(StoreError, match="ambiguous"):
-        reads.get_run(db, "base")
+        get_run(db, "base")
     with pytest.raises(StoreError, match="no run 'zzz'"):
-        reads.get_run(db, "zzz")
+        get_run(db, "zzz")
 
 
 def test_data_version_moves_on_foreign_commit(tmp_path: Path) -> None:
@@ -145,22 +142,22 @@ def test_data_version_moves_on_foreign_commit(tmp_path: Path) -> None:
     v0 = data_version(viewer)
     assert data_version(viewer) == v0
     with writer.atomic():
-        writes.write_samples(writer, run_id, [SampleIn(pids[0], 50, "new")])
+        write_samples(writer, run_id, [SampleIn(pids[0], 50, "new")])
     assert data_version(viewer) != v0
 
 
 def test_annotations(db) -> None:
     _setup(db)
-    writes.add_annotation(db, 1, "lucky guess", "answer right, steps wrong")
-    assert reads.annotations_of(db, 1)[0]["label"] == "lucky guess"
+    add_annotation(db, 1, "lucky guess", "answer right, steps wrong")
+    assert annotations_of(db, 1)[0]["label"] == "lucky guess"
     with pytest.raises(StoreError):
-        writes.add_annotation(db, 1, "  ")
+        add_annotation(db, 1, "  ")
 
 
 def test_aggregate_counts_validation(db) -> None:
     pids, run_id = _setup(db)
     with pytest.raises(StoreError, match="0 <= c <= n"):
-        writes.write_counts(db, run_id, "reported", [(pids[0], 4, 5)])
+        write_counts(db, run_id, "reported", [(pids[0], 4, 5)])
 
 
 def test_not_a_database_read_only(tmp_path: Path) -> None:

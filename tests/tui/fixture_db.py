@@ -5,7 +5,11 @@ from __future__ import annotations
 import random
 from pathlib import Path
 
-from reachscope.store import GradeIn, ProblemIn, RunSpec, SampleIn, open_db, writes
+from reachscope.store import GradeIn, ProblemIn, RunSpec, SampleIn, open_db
+from reachscope.store.grades import write_grades
+from reachscope.store.problems import upsert_problems
+from reachscope.store.runs import get_or_create_run
+from reachscope.store.samples import write_samples
 
 DATASET = "math-mini"
 N = 8
@@ -60,10 +64,10 @@ def build_db(path: Path, live: bool = False) -> dict[str, int]:
                       metadata={"level": f"Level {1 + i % 5}", "subject": SUBJECTS[i % 4]})
             for i in range(len(PLAN))
         ]
-        pids = writes.upsert_problems(db, DATASET, problems)
+        pids = upsert_problems(db, DATASET, problems)
         ids = {}
         for r, (label, model) in enumerate([("base", "Qwen2.5-7B"), ("rl", "Qwen2.5-7B-RL")]):
-            run_id, _ = writes.get_or_create_run(db, RunSpec(
+            run_id, _ = get_or_create_run(db, RunSpec(
                 label=label, dataset=DATASET, model=model, n_target=N, status="finished",
                 primary_grader="math"))
             ids[label] = run_id
@@ -71,7 +75,7 @@ def build_db(path: Path, live: bool = False) -> dict[str, int]:
                 write_problem_samples(db, run_id, pid, problems[pi].answer or "", PLAN[pi][r],
                                       range(N), rng, style_base=r)
         if live:
-            run_id, _ = writes.get_or_create_run(db, RunSpec(
+            run_id, _ = get_or_create_run(db, RunSpec(
                 label="rl-live", dataset=DATASET, model="Qwen2.5-7B-RL", n_target=N,
                 status="running", primary_grader="math"))
             ids["rl-live"] = run_id
@@ -96,8 +100,8 @@ def write_problem_samples(db, run_id: int, pid: int, answer: str, n_correct: int
                                 finish_reason="length" if truncated else "stop"))
         verdicts.append(("no_answer", None) if truncated else
                         ("correct" if ok else "incorrect", got))
-    writes.write_samples(db, run_id, samples)
+    write_samples(db, run_id, samples)
     sids = dict(db.execute("SELECT sample_idx, id FROM samples WHERE run_id = ? AND problem_id = ?",
                            [run_id, pid]).fetchall())
-    writes.write_grades(db, [GradeIn(sample_id=sids[j], grader="math", verdict=v, answer=a)
-                             for j, (v, a) in zip(indices, verdicts)])
+    write_grades(db, [GradeIn(sample_id=sids[j], grader="math", verdict=v, answer=a)
+                      for j, (v, a) in zip(indices, verdicts)])

@@ -9,13 +9,17 @@ from __future__ import annotations
 
 import sys
 
-from reachscope.store import GradeIn, SampleIn, open_db, reads, writes
+from reachscope.store import GradeIn, SampleIn, open_db
+from reachscope.store.grades import write_grades
+from reachscope.store.problems import problems_of
+from reachscope.store.runs import get_run, update_run
+from reachscope.store.samples import write_samples
 
 
 def main(path: str, first: int = 2, last: int = 8) -> None:
     db = open_db(path)
-    run = reads.get_run(db, "rl-live")
-    problems = reads.problems_of(db, dataset=run.dataset)
+    run = get_run(db, "rl-live")
+    problems = problems_of(db, dataset=run.dataset)
     for pid, problem in sorted(problems.items()):
         with db.atomic():
             samples = [
@@ -24,15 +28,15 @@ def main(path: str, first: int = 2, last: int = 8) -> None:
                               f"The answer is $\\boxed{{{problem.answer}}}$.")
                 for j in range(first, last)
             ]
-            writes.write_samples(db, run.id, samples)
+            write_samples(db, run.id, samples)
             ids = dict(db.execute(
                 "SELECT sample_idx, id FROM samples WHERE run_id = ? AND problem_id = ?",
                 [run.id, pid]).fetchall())
-            writes.write_grades(db, [GradeIn(sample_id=ids[j], grader="math", verdict="correct",
-                                             answer=problem.answer) for j in range(first, last)])
+            write_grades(db, [GradeIn(sample_id=ids[j], grader="math", verdict="correct",
+                                      answer=problem.answer) for j in range(first, last)])
     if last >= 8:
         with db.atomic():
-            writes.update_run(db, run.id, status="finished")
+            update_run(db, run.id, status="finished")
     db.close()
 
 

@@ -1,11 +1,14 @@
-"""core.browse and store.views: the logic behind the screens, without the UI."""
+"""core.browse and the store entity modules: the logic behind the screens, without the UI."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
 from reachscope.core import browse
-from reachscope.store import open_db, views
+from reachscope.store import open_db
+from reachscope.store.grades import answer_groups
+from reachscope.store.problems import problem_lines
+from reachscope.store.runs import run_progress
 
 
 def test_word_diff_round_trips_and_marks_changes() -> None:
@@ -40,7 +43,7 @@ def test_trace_markdown_keeps_latex_and_marks_the_answer() -> None:
 
 def test_select_problems_filters_and_sorts(db_path: Path) -> None:
     db = open_db(db_path, read_only=True)
-    lines = views.problem_lines(db, "math-mini", [(1, "math"), (2, "math")])
+    lines = problem_lines(db, "math-mini", [(1, "math"), (2, "math")])
     db.close()
     q = browse.ProblemQuery(category="only_a")
     assert [p.idx for p in browse.select_problems(lines, q, 1, 2)] == [0]
@@ -63,9 +66,9 @@ def test_rate_meter_and_eta() -> None:
 
 def test_views_answer_groups_and_progress(live_db_path: Path) -> None:
     db = open_db(live_db_path, read_only=True)
-    groups = views.answer_groups(db, 1, 1, "math")
+    groups = answer_groups(db, 1, 1, "math")
     assert sum(g.count for g in groups) == 8
     assert [g.verdict for g in groups if g.answer == "10"] == ["correct"]
-    progress = views.run_progress(db, 3)
+    progress = run_progress(db, 3)
     assert (progress.samples, progress.target, progress.status) == (24, 96, "running")
     db.close()

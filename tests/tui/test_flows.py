@@ -6,7 +6,9 @@ import hashlib
 import shutil
 from pathlib import Path
 
-from reachscope.store import open_db, reads
+from reachscope.store import open_db
+from reachscope.store.annotations import annotations_of
+from reachscope.store.runs import list_runs
 from reachscope.tui.app import create_app
 from reachscope.tui.screens.compare import CompareScreen
 from reachscope.tui.screens.diff import DiffScreen
@@ -191,7 +193,7 @@ async def test_annotate_a_trace_and_find_it_stored(db_path: Path) -> None:
         assert [a["label"] for a in trace.annotations] == ["lucky guess"]
         sample_id = trace.sample.id
     db = open_db(db_path, read_only=True)
-    stored = reads.annotations_of(db, sample_id)
+    stored = annotations_of(db, sample_id)
     db.close()
     assert [(a["label"], a["note"]) for a in stored] == [("lucky guess",
                                                          "right answer, wrong algebra")]
@@ -302,5 +304,5 @@ def test_committed_demo_database_opens(tmp_path: Path) -> None:
     copy = tmp_path / "demo.db"
     shutil.copyfile(demo_db_path(), copy)
     db = open_db(copy, read_only=True)
-    assert reads.list_runs(db)
+    assert list_runs(db)
     db.close()

@@ -6,7 +6,9 @@ from __future__ import annotations
 from pathlib import Path
 
 from reachscope.core.grading import audit_run
-from reachscope.store import GradeIn, open_db, reads, writes
+from reachscope.store import GradeIn, open_db
+from reachscope.store.grades import write_grades
+from reachscope.store.runs import get_run
 from reachscope.tui.app import create_app
 from reachscope.tui.screens.problem import DISAGREED, ProblemScreen
 from reachscope.tui.screens.problems import ProblemsScreen
@@ -23,11 +25,11 @@ def add_strict_grader(path: Path) -> set[int]:
         "SELECT s.id, p.idx, g.verdict FROM samples s JOIN problems p ON p.id = s.problem_id "
         "JOIN grades g ON g.sample_id = s.id AND g.grader = 'math'").fetchall()
     with db.atomic():
-        writes.write_grades(db, [
+        write_grades(db, [
             GradeIn(sample_id=sid, grader="strict",
                     verdict="incorrect" if idx == 0 else verdict, answer=None)
             for sid, idx, verdict in rows])
-    base = reads.get_run(db, "base")
+    base = get_run(db, "base")
     expected = {d.sample_id for d in audit_run(db, base, "math", "strict").disagreements}
     db.close()
     return expected

@@ -31,9 +31,8 @@ def _called_helpers(tree: ast.Module, worker: ast.FunctionDef) -> list[ast.Funct
     return [methods[c] for c in called if c in methods and c != "post_message"]
 
 
-# compare.py, problems.py and problem.py still set `self._generation` in their workers (a
-# bookkeeping int, read only by the screen's own resume check): not covered here yet.
-@pytest.mark.parametrize("name", ["diff.py", "live.py", "trace.py"])
+@pytest.mark.parametrize("name", ["compare.py", "diff.py", "live.py", "problem.py",
+                                  "problems.py", "trace.py"])
 def test_thread_workers_assign_no_state(name: str) -> None:
     tree = ast.parse((SCREENS / name).read_text())
     workers = _thread_workers(tree)
@@ -51,3 +50,41 @@ def test_thread_workers_assign_no_state(name: str) -> None:
                             bad.append(f"{name}:{t.lineno} {fn.name} assigns "
                                        f"{t.value.id}.{t.attr}")
     assert not bad, bad
+
+
+async def test_generation_is_recorded_by_the_handlers(db_path: Path) -> None:
+    """Each screen records the data generation its message carried, on the UI thread."""
+    import threading
+
+    from reachscope.tui.app import create_app
+    from reachscope.tui.screens.compare import CompareScreen
+    from reachscope.tui.screens.problem import ProblemScreen
+    from reachscope.tui.screens.problems import ProblemsScreen
+
+    from .helpers import settle
+
+    seen: list[tuple[str, bool]] = []
+    for cls in (CompareScreen, ProblemsScreen, ProblemScreen):
+        original = cls.__setattr__
+
+        def spy(self, name, value, _cls=cls, _orig=original):  # noqa: ANN001, ANN202
+            if name == "_generation" and value != -1:
+                seen.append((_cls.__name__, threading.current_thread() is threading.main_thread()))
+            _orig(self, name, value)
+
+        cls.__setattr__ = spy
+    try:
+        app = create_app(db_path)
+        async with app.run_test(size=(80, 24)) as pilot:
+            await settle(pilot)
+            await pilot.press("p")
+            await settle(pilot)
+            await pilot.press("enter")
+            await settle(pilot)
+            assert isinstance(app.screen, ProblemScreen)
+            assert app.screen._generation == app.generation
+    finally:
+        for cls in (CompareScreen, ProblemsScreen, ProblemScreen):
+            del cls.__setattr__
+    assert {name for name, _ in seen} == {"CompareScreen", "ProblemsScreen", "ProblemScreen"}
+    assert all(on_ui for _, on_ui in seen), seen

@@ -10,7 +10,10 @@ from pathlib import Path
 import pytest
 from reachscope.core import browse, latex
 from reachscope.core.demo import demo_db_path
-from reachscope.store import open_db, reads, views
+from reachscope.store import open_db
+from reachscope.store.problems import problem_lines
+from reachscope.store.runs import list_runs
+from reachscope.store.samples import sample_text, samples_of_problem
 from reachscope.tui.app import create_app
 from reachscope.tui.screens.trace import TraceScreen
 from reachscope.tui.widgets.trace_view import TraceView, trace_text
@@ -58,12 +61,12 @@ def demo_copy(tmp_path: Path) -> Path:
 def _qwen_samples(path: Path) -> tuple[object, list, dict[int, str]]:
     db = open_db(path, read_only=True)
     try:
-        run = next(r for r in reads.list_runs(db) if "qwen" in r.label.lower())
-        lines = views.problem_lines(db, run.dataset, [(run.id, "math")])
+        run = next(r for r in list_runs(db) if "qwen" in r.label.lower())
+        lines = problem_lines(db, run.dataset, [(run.id, "math")])
         samples = []
         for line in lines:
-            samples += reads.samples_of_problem(db, run.id, line.id, "math")
-        texts = {s.id: reads.sample_text(db, s.id) for s in samples}
+            samples += samples_of_problem(db, run.id, line.id, "math")
+        texts = {s.id: sample_text(db, s.id) for s in samples}
     finally:
         db.close()
     return run, samples, texts

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from reachscope.core.browse import ANNOTATION_LABELS
-from reachscope.store.reads import SampleRow
+from reachscope.store.samples import SampleRow
 from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding

@@ -5,8 +5,9 @@ from __future__ import annotations
 from typing import Any
 
 from reachscope.core.browse import ANNOTATION_LABELS
-from reachscope.store import annotations, reads
-from reachscope.store.reads import SampleRow
+from reachscope.store import annotations
+from reachscope.store.grades import graders_of_run, resolve_grader
+from reachscope.store.samples import SampleRow
 from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding
@@ -55,8 +56,8 @@ class AnnotationsScreen(AppScreen):
 
         def fetch(db):  # noqa: ANN001, ANN202
             grader = app.graders.get(run.id)
-            if grader is None and reads.graders_of_run(db, run.id):
-                grader = reads.resolve_grader(db, run)
+            if grader is None and graders_of_run(db, run.id):
+                grader = resolve_grader(db, run)
             return annotations.annotated_samples(db, run.id, grader)
 
         self.post_message(AnnotationsLoaded(run.id, app.source.query(fetch)))

@@ -4,7 +4,11 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from reachscope.store import Run, StoreError, reads, views
+from reachscope.core import browse
+from reachscope.store import Run, StoreError
+from reachscope.store.counts import max_samples
+from reachscope.store.grades import resolve_grader
+from reachscope.store.runs import RunSummary, list_runs, run_summary
 from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding
@@ -83,15 +87,15 @@ class CompareScreen(AppScreen):
         app = self.app
 
         def fetch(db):  # noqa: ANN001, ANN202
-            runs = reads.list_runs(db)
+            runs = list_runs(db)
             pair = (app.run_a, app.run_b) if app.run_a is not None else default_pair(runs)
             summaries = {}
             for run in (r for r in pair if r is not None):
                 try:
-                    grader = app.graders.get(run.id) or reads.resolve_grader(db, run)
+                    grader = app.graders.get(run.id) or resolve_grader(db, run)
                 except StoreError:
                     continue  # no grades yet: the comparison will say so
-                summaries[run.id] = views.run_summary(db, run.id, grader)
+                summaries[run.id] = run_summary(db, run.id, grader)
             return runs, summaries
 
         runs, summaries = app.source.query(fetch)
@@ -108,14 +112,13 @@ class CompareScreen(AppScreen):
         generation = app.generation
 
         def compute(db):  # noqa: ANN001, ANN202
-            ks = metrics.log2_ks(views.max_samples(db, [r.id for r in runs]))
+            ks = metrics.log2_ks(max_samples(db, [r.id for r in runs]))
             k = self.coverage_k if len(runs) == 2 else None
             return ks, analysis.compare(db, runs, ks=ks, grader=app.grader_choice,
                                         coverage_k=k, bootstrap=1000)
 
         ks, comparison = app.source.query(compute)
-        self._generation = generation
-        self.post_message(ComparisonLoaded(comparison, ks))
+        self.post_message(ComparisonLoaded(comparison, ks, generation))
 
     # -- handlers -----------------------------------------------------------------------------
 
@@ -145,7 +148,7 @@ class CompareScreen(AppScreen):
             self._fill_summary_preview(message.summaries)
         self.load_comparison()
 
-    def _fill_summary_preview(self, summaries: dict[int, views.RunSummary]) -> None:
+    def _fill_summary_preview(self, summaries: dict[int, RunSummary]) -> None:
         """The summary table from the cheap figures, until the comparison replaces it."""
         app = self.app
         summary = self.query_one("#summary", DataTable)
@@ -156,8 +159,8 @@ class CompareScreen(AppScreen):
             if s is None:
                 continue
             n = f"{s.n_min}" if s.n_min == s.n_max else f"{s.n_min}–{s.n_max}"
-            summary.add_row(run.label, str(s.problems), n, f"{s.mean_accuracy:.3f}", "…",
-                            run.model or "")
+            summary.add_row(run.label, str(s.problems), n, browse.format_number(s.mean_accuracy),
+                            "…", run.model or "")
 
     @on(Select.Changed)
     def _run_picked(self, event: Select.Changed) -> None:
@@ -175,6 +178,7 @@ class CompareScreen(AppScreen):
     @on(ComparisonLoaded)
     def _comparison_loaded(self, message: ComparisonLoaded) -> None:
         self.comparison, self.ks = message.comparison, message.log2_ks
+        self._generation = message.generation
         comp = message.comparison
         app = self.app
         for rc in comp.runs:
@@ -187,8 +191,10 @@ class CompareScreen(AppScreen):
         for key, rc in zip(comp.keys, comp.runs):
             curve = comp.curves[key]
             n = f"{rc.n_min}" if rc.n_min == rc.n_max else f"{rc.n_min}–{rc.n_max}"
-            summary.add_row(key, str(len(rc.problem_ids)), n, f"{rc.mean_accuracy():.3f}",
-                            f"{curve[-1]:.3f}" if len(curve) else "—", rc.run.model or "")
+            last = curve[-1] if len(curve) else None
+            summary.add_row(key, str(len(rc.problem_ids)), n,
+                            browse.format_number(rc.mean_accuracy()), browse.format_number(last),
+                            rc.run.model or "")
         coverage = self.query_one(CoverageTable)
         notes = []
         if comp.coverage is not None:
@@ -219,7 +225,8 @@ class CompareScreen(AppScreen):
         a, b = comp.keys[0], comp.keys[1]
         table.add_columns("k", f"Δ {b}−{a}", f"{bs.level:.0%} CI")
         for k, d, lo, hi in zip(bs.ks, bs.diff, bs.low, bs.high):
-            table.add_row(str(k), f"{d:+.3f}", f"[{lo:+.3f}, {hi:+.3f}]")
+            fmt = browse.format_number
+            table.add_row(str(k), fmt(d, "+.3f"), f"[{fmt(lo, '+.3f')}, {fmt(hi, '+.3f')}]")
 
     def _draw_plot(self) -> None:
         comp = self.comparison

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 from reachscope.core import browse
-from reachscope.store import reads, views
-from reachscope.store.reads import SampleRow
+from reachscope.store import StoreError
+from reachscope.store.grades import resolve_grader
+from reachscope.store.samples import SampleRow, sample_info, sample_texts, samples_of_problem
 from rich.text import Text
 from textual import on, work
 from textual.app import ComposeResult
@@ -77,19 +78,19 @@ class DiffScreen(AppScreen):
         left_run, right_run = self.left_run, self.right_run
         if not rows:
             def fetch(db):  # noqa: ANN001, ANN202
-                info = views.sample_info(db, left_id, None)
+                info = sample_info(db, left_id, None)
                 if info is None:
-                    raise reads.StoreError(f"no sample {left_id}")
+                    raise StoreError(f"no sample {left_id}")
                 run_ids = {info["run_id"], *app.pair_ids}
                 if right_id is not None:
-                    other = views.sample_info(db, right_id, None)
+                    other = sample_info(db, right_id, None)
                     run_ids.add(other["run_id"] if other else info["run_id"])
                 rows, texts = {}, {}
                 for run_id in run_ids:
                     run = next(r for r in app.runs if r.id == run_id)
-                    grader = app.graders.get(run_id) or reads.resolve_grader(db, run)
-                    rows[run_id] = reads.samples_of_problem(db, run_id, self.problem_id, grader)
-                    texts[run_id] = views.sample_texts(db, run_id, self.problem_id)
+                    grader = app.graders.get(run_id) or resolve_grader(db, run)
+                    rows[run_id] = samples_of_problem(db, run_id, self.problem_id, grader)
+                    texts[run_id] = sample_texts(db, run_id, self.problem_id)
                 return info["run_id"], rows, texts
 
             left_run, rows, texts = app.source.query(fetch)
@@ -101,7 +102,7 @@ class DiffScreen(AppScreen):
         left = _find_row(rows, left_id)
         candidates = {sid: t for sid, t in texts[right_run].items() if sid != left.id}
         if not candidates:
-            raise reads.StoreError("no other sample to compare with")
+            raise StoreError("no other sample to compare with")
         left_text = texts[left.run_id][left.id]
         if auto or right_id not in candidates:
             right_id, sim = browse.most_similar(left_text, candidates)

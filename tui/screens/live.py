@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import time
 
-from reachscope.store import Run, reads, views
+from reachscope.store import Run
+from reachscope.store.counts import max_samples
+from reachscope.store.grades import graders_of_run
+from reachscope.store.runs import list_runs, run_progress
 from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding
@@ -64,12 +67,12 @@ class LiveScreen(AppScreen):
         app = self.app
 
         def fetch(db):  # noqa: ANN001, ANN202
-            runs = reads.list_runs(db)
+            runs = list_runs(db)
             # Aggregate-only runs (imported counts) have no samples: nothing to show as
             # stored or graded, so they are not progress rows.
             wanted = [r for r in runs if (run_ids is None or r.id in run_ids)
                       and not r.aggregate_only]
-            return runs, [views.run_progress(db, r.id) for r in wanted]
+            return runs, [run_progress(db, r.id) for r in wanted]
 
         runs, progress = app.source.query(fetch)
         at = time.monotonic()
@@ -88,10 +91,10 @@ class LiveScreen(AppScreen):
         from reachscope.core import analysis, metrics
 
         def compute(db):  # noqa: ANN001, ANN202
-            graded = [r for r in runs if reads.graders_of_run(db, r.id)]
+            graded = [r for r in runs if graders_of_run(db, r.id)]
             if not graded:
                 return None
-            ks = metrics.log2_ks(views.max_samples(db, [r.id for r in graded]))
+            ks = metrics.log2_ks(max_samples(db, [r.id for r in graded]))
             return ks, analysis.compare(db, graded, ks=ks, bootstrap=0)
 
         result = self.app.source.query(compute)

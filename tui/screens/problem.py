@@ -6,8 +6,10 @@ from collections.abc import Sequence
 from typing import overload
 
 from reachscope.core import browse
-from reachscope.store import annotations, audit, reads, views
-from reachscope.store.reads import SampleRow
+from reachscope.store import annotations, audit
+from reachscope.store.grades import answer_groups, resolve_grader
+from reachscope.store.problems import problem_lines, problems_of
+from reachscope.store.samples import SampleRow, samples_of_problem
 from rich.cells import cell_len
 from rich.text import Text
 from textual import on, work
@@ -177,28 +179,27 @@ class ProblemScreen(AppScreen):
         generation = app.generation
 
         def fetch(db):  # noqa: ANN001, ANN202
-            problem = reads.problems_of(db, [self.problem_id])[self.problem_id]
+            problem = problems_of(db, [self.problem_id])[self.problem_id]
             groups, samples, graders, disagreed = {}, [], {}, set()
             for run in runs:
-                grader = app.grader_for(run.id) or reads.resolve_grader(db, run)
+                grader = app.grader_for(run.id) or resolve_grader(db, run)
                 graders[run.id] = grader
-                groups[run.id] = views.answer_groups(db, run.id, self.problem_id, grader)
-                samples += reads.samples_of_problem(db, run.id, self.problem_id, grader)
+                groups[run.id] = answer_groups(db, run.id, self.problem_id, grader)
+                samples += samples_of_problem(db, run.id, self.problem_id, grader)
                 disagreed |= audit.disagreeing_samples(db, run.id, self.problem_id)
             labelled = annotations.labelled_samples(db, [s.id for s in samples])
             counts: dict[int, tuple[int, int]] = {}
             aggregate = [(r.id, graders[r.id]) for r in runs if r.aggregate_only]
             if aggregate:
-                for line in views.problem_lines(db, runs[0].dataset, aggregate):
+                for line in problem_lines(db, runs[0].dataset, aggregate):
                     if line.id == self.problem_id:
                         counts = dict(line.counts)
             return (problem, groups, samples, frozenset(labelled), frozenset(disagreed), graders,
                     counts)
 
         problem, groups, samples, labelled, disagreed, graders, counts = app.source.query(fetch)
-        self._generation = generation
         self.post_message(ProblemLoaded(problem, groups, samples, labelled, disagreed, graders,
-                                        counts))
+                                        counts, generation))
 
     @on(ProblemLoaded)
     def _loaded(self, message: ProblemLoaded) -> None:
@@ -206,6 +207,7 @@ class ProblemScreen(AppScreen):
         p = message.problem
         if p.id != self.problem_id:
             return  # a load for the problem this screen showed before
+        self._generation = message.generation
         meta = " · ".join(str(p.metadata[k]) for k in ("level", "subject") if p.metadata.get(k))
         head = Text.assemble(
             (f"Problem #{p.idx}", "bold"), f"  {meta}  " if meta else "  ",

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 from reachscope.core import browse
-from reachscope.store import reads, views
+from reachscope.store.grades import resolve_grader
+from reachscope.store.problems import ProblemLine, problem_lines
 from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding
@@ -37,9 +38,9 @@ class ProblemsScreen(AppScreen):
         self.query_state = browse.ProblemQuery(category="all" if ids is not None else category,
                                                ids=ids)
         self.cell = (category, k) if ids is not None else None
-        self.lines: list[views.ProblemLine] = []
+        self.lines: list[ProblemLine] = []
         self.graders: list[str] = []
-        self.shown: list[views.ProblemLine] = []
+        self.shown: list[ProblemLine] = []
         self._generation = -1
 
     def compose(self) -> ComposeResult:
@@ -78,17 +79,17 @@ class ProblemsScreen(AppScreen):
         generation = app.generation
 
         def fetch(db):  # noqa: ANN001, ANN202
-            pairs = [(r.id, app.grader_for(r.id) or reads.resolve_grader(db, r)) for r in runs]
-            return views.problem_lines(db, runs[0].dataset, pairs), [g for _, g in pairs]
+            pairs = [(r.id, app.grader_for(r.id) or resolve_grader(db, r)) for r in runs]
+            return problem_lines(db, runs[0].dataset, pairs), [g for _, g in pairs]
 
         lines, graders = app.source.query(fetch)
-        self._generation = generation
-        self.post_message(ProblemsLoaded(lines, graders))
+        self.post_message(ProblemsLoaded(lines, graders, generation))
 
     @on(ProblemsLoaded)
     def _loaded(self, message: ProblemsLoaded) -> None:
         self.lines = message.lines
         self.graders = message.graders
+        self._generation = message.generation
         meta = self.query_one("#meta", Select)
         with meta.prevent(Select.Changed):
             current = meta.value

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from reachscope.store import annotations, reads
-from reachscope.store.reads import SampleRow
+from reachscope.store import annotations
+from reachscope.store.samples import SampleRow, sample_text
 from rich.text import Text
 from textual import on, work
 from textual.app import ComposeResult
@@ -71,7 +71,7 @@ class TraceScreen(AppScreen):
     def load_trace(self) -> None:
         sample = self.sample
         text, notes = self.app.source.query(
-            lambda db: (reads.sample_text(db, sample.id),
+            lambda db: (sample_text(db, sample.id),
                         annotations.annotations_of(db, sample.id)))
         self.post_message(TraceLoaded(sample, text, notes))
 

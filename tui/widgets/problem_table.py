@@ -5,14 +5,14 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from reachscope.core import browse
-from reachscope.store.views import ProblemLine
+from reachscope.store.problems import ProblemLine
 
 from .cells import Cell, right
 from .paged_table import PagedTable
 
 
 def _pct(v: float | None) -> Cell:
-    return right("—" if v is None else f"{v:.2f}")
+    return right(browse.format_number(v, ".2f"))
 
 
 def _cn(line: ProblemLine, run_id: int | None) -> Cell:
@@ -30,7 +30,7 @@ def problem_cells(line: ProblemLine, run_a: int, run_b: int | None,
         d = browse.delta(line, run_a, run_b)
         style = "" if d is None or d == 0 else "green" if d > 0 else "red"
         cells += [_cn(line, run_b), _pct(browse.pass1(line, run_b)),
-                  right("—" if d is None else f"{d:+.2f}", style)]
+                  right(browse.format_number(d, "+.2f"), style)]
     prompt = " ".join((line.prompt or "").split())
     cells += [Cell(line.meta_str(key).replace("Level ", "L")) for key in meta_keys]
     cells.append(Cell(prompt[:70]))

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from reachscope.core.browse import RateMeter, format_duration
-from reachscope.store.views import RunProgress
+from reachscope.store.runs import RunProgress
 from rich.text import Text
 from textual.widgets import DataTable
 
