@@ -102,7 +102,7 @@ class OpenAIBackend(Backend):
                         f"{url}/models: HTTP {r.status}; is this an OpenAI-compatible server?"
                     )
                 body = await r.json(content_type=None)
-        except (aiohttp.ClientError, asyncio.TimeoutError) as exc:
+        except (TimeoutError, aiohttp.ClientError) as exc:
             reason = str(exc) or type(exc).__name__
             raise BackendError(f"{url}: cannot reach the server ({reason})") from exc
         ids = [m.get("id") for m in body.get("data", []) if isinstance(m, dict)]
@@ -228,8 +228,7 @@ class OpenAIBackend(Backend):
                 if r.status in _RETRY_STATUS:
                     raise _Retryable(f"{url}: HTTP {r.status}: {text[:200]}")
                 raise _Fatal(f"{url}: HTTP {r.status}: {_error_message(text)}")
-        except (aiohttp.ClientConnectionError, asyncio.TimeoutError,
-                aiohttp.ClientPayloadError) as exc:
+        except (TimeoutError, aiohttp.ClientConnectionError, aiohttp.ClientPayloadError) as exc:
             raise _Retryable(f"{url}: {type(exc).__name__}: {exc}") from exc
 
     def provenance(self) -> dict[str, Any]:
