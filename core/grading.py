@@ -1,7 +1,7 @@
 """Grading stored runs, and comparing two graders on the same samples.
 
 Reads go through small private queries here (keyset-paginated, never a whole table); writes go
-through ``store.writes.write_grades``, one transaction per batch, so an interrupted grading
+through ``store.grades.write_grades``, one transaction per batch, so an interrupted grading
 keeps what it finished and a rerun grades only the rest.
 """
 
@@ -17,8 +17,9 @@ import sqlite_utils
 from reachscope.store import GradeIn
 from reachscope.store import grades as store_grades
 from reachscope.store import problems as store_problems
+from reachscope.store.grades import write_grades
 from reachscope.store.models import Run
-from reachscope.store.writes import update_run, write_grades
+from reachscope.store.runs import update_run
 
 from .graders import GradeResult, GradeTask, GradingPool
 

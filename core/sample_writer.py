@@ -8,17 +8,66 @@ database while it runs, so the sampler never waits on SQLite and a viewer sees c
 
 from __future__ import annotations
 
+import os
 import queue
+import socket
 import threading
 import time
 from concurrent.futures import Future
+from datetime import UTC, datetime
 from typing import Any
 
 import sqlite_utils
-from reachscope.store import GradeIn, ProblemIn, SampleIn, writes
+from reachscope.store import GradeIn, ProblemIn, SampleIn
 from reachscope.store import samples as store_samples
+from reachscope.store.grades import write_grades
+from reachscope.store.models import Run
+from reachscope.store.runs import update_run
+from reachscope.store.samples import write_samples
 
 from .backends import RequestResult
+
+#: Seconds between heartbeats of a live writer (the run's ``updated_at`` is set again).
+HEARTBEAT_S = 10.0
+#: A running run whose heartbeat is older than this is ``stale`` (its writer is gone).
+STALE_AFTER_S = 120.0
+
+
+def writer_identity() -> dict[str, Any]:
+    """What a run stores about the process writing it (``provenance["writer"]``)."""
+    return {"pid": os.getpid(), "host": socket.gethostname()}
+
+
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # alive, another user's
+        return True
+    return True
+
+
+def run_state(run: Run, now: datetime | None = None) -> str:
+    """A run's status as shown: ``stale`` for a ``running`` run whose writer is gone.
+
+    Gone means: on this host and its pid is not alive, or (any host) no heartbeat for
+    :data:`STALE_AFTER_S` seconds. Other statuses are returned as stored.
+    """
+    if run.status != "running":
+        return run.status
+    writer = run.provenance.get("writer") or {}
+    pid, host = writer.get("pid"), writer.get("host")
+    if isinstance(pid, int) and host == socket.gethostname() and not _pid_alive(pid):
+        return "stale"
+    try:
+        beat = datetime.fromisoformat(run.updated_at)
+    except (TypeError, ValueError):
+        return run.status
+    if beat.tzinfo is None:
+        beat = beat.replace(tzinfo=UTC)
+    age = ((now or datetime.now(UTC)) - beat).total_seconds()
+    return "stale" if age > STALE_AFTER_S else run.status
 
 
 class SampleWriter(threading.Thread):
@@ -52,10 +101,20 @@ class SampleWriter(threading.Thread):
         #: Samples inserted and grades written so far.
         self.written = 0
         self.graded = 0
+        #: Grading batches that failed (the pool gave up on them), and their samples: they stay
+        #: stored ungraded, and ``reachscope grade`` (or the next run) grades them.
+        self.grade_failed_batches = 0
+        self.grade_failed_samples = 0
+        self.grade_errors: list[str] = []
+        #: Samples whose grades were still pending when the writer stopped without waiting.
+        self.grade_abandoned = 0
         self.inbox: queue.Queue[tuple[str, Any]] = queue.Queue()
-        self.pending: set[Future[Any]] = set()
+        #: Submitted grading batches not yet written -> their number of samples.
+        self.pending: dict[Future[Any], int] = {}
         self.lock = threading.Lock()
         self.failure: BaseException | None = None
+        #: Set to stop waiting for outstanding grades (Ctrl-C during :meth:`finish`).
+        self.abandon = threading.Event()
 
     def put(self, result: RequestResult) -> None:
         """Queue a completed request for the next batch."""
@@ -79,9 +138,20 @@ class SampleWriter(threading.Thread):
             raise self.failure
 
     def finish(self, wait_grades: bool) -> None:
-        """Write what is queued, then (optionally) wait for outstanding grades; stop."""
+        """Write what is queued, then (optionally) wait for outstanding grades; stop.
+
+        A ``KeyboardInterrupt`` while waiting for grades stops the wait at once (the grades
+        already back are written, the rest stay pending for a later grading) and is re-raised.
+        """
         self.inbox.put(("stop", wait_grades))
-        self.join()
+        try:
+            while self.is_alive():
+                self.join(0.1)
+        except KeyboardInterrupt:
+            self.abandon.set()
+            self.inbox.put(("wake", None))
+            self.join()
+            raise
         if self.failure is not None:
             raise self.failure
 
@@ -89,8 +159,13 @@ class SampleWriter(threading.Thread):
         batch: list[RequestResult] = []
         size = 0
         deadline = time.monotonic() + self.flush_s
+        next_beat = time.monotonic() + HEARTBEAT_S
         try:
             while True:
+                if time.monotonic() >= next_beat:  # the run's writer is alive
+                    with self.db.atomic():
+                        update_run(self.db, self.run_id)
+                    next_beat = time.monotonic() + HEARTBEAT_S
                 try:
                     kind, item = self.inbox.get(timeout=max(0.0, deadline - time.monotonic()))
                 except queue.Empty:
@@ -133,7 +208,7 @@ class SampleWriter(threading.Thread):
                     )
                 )
         with self.db.atomic():
-            inserted = writes.write_samples(self.db, self.run_id, rows)
+            inserted = write_samples(self.db, self.run_id, rows)
             tasks = self._tasks_for(batch) if self.pool is not None else []
         self.written += inserted
         if tasks:
@@ -178,30 +253,46 @@ class SampleWriter(threading.Thread):
     def _submit(self, tasks: list[Any]) -> None:
         fut = self.pool.submit_batch(tasks)
         with self.lock:
-            self.pending.add(fut)
+            self.pending[fut] = len(tasks)
         fut.add_done_callback(lambda f: self.inbox.put(("grades", f)))
 
     def _write_grades(self, fut: Future[Any]) -> None:
         with self.lock:
-            self.pending.discard(fut)
-        if fut.cancelled() or fut.exception() is not None:
+            size = self.pending.pop(fut, 0)
+        if fut.cancelled():
+            self.grade_abandoned += size
             return  # left ungraded; the next run (or `reachscope grade`) grades them
+        exc = fut.exception()
+        if exc is not None:
+            # Recorded, never dropped silently: the samples stay ungraded for a later grading.
+            self.grade_failed_batches += 1
+            self.grade_failed_samples += size
+            message = f"grading a batch of {size} samples failed: {type(exc).__name__}: {exc}"
+            if message not in self.grade_errors and len(self.grade_errors) < 20:
+                self.grade_errors.append(message)
+            return
         name, version = self.pool.grader_name, self.pool.grader_version
         grades = [GradeIn(r.key, name, r.verdict, r.answer, r.detail, version)
                   for r in fut.result()]
         with self.db.atomic():
-            writes.write_grades(self.db, grades)
+            write_grades(self.db, grades)
         self.graded += len(grades)
 
     def _drain_grades(self, wait: bool) -> None:
-        deadline = time.monotonic() + (3600.0 if wait else 5.0)
+        """Write the grades that come back; without ``wait``, only those already back."""
         while True:
             with self.lock:
                 if not self.pending:
                     break
             try:
-                kind, item = self.inbox.get(timeout=max(0.0, deadline - time.monotonic()))
+                if wait and not self.abandon.is_set():
+                    kind, item = self.inbox.get(timeout=3600.0)
+                else:
+                    kind, item = self.inbox.get_nowait()
             except queue.Empty:
                 break
             if kind == "grades":
                 self._write_grades(item)
+        with self.lock:
+            self.grade_abandoned += sum(self.pending.values())
+            self.pending.clear()

@@ -10,6 +10,7 @@ missing (problem, sample index) pairs.
 from __future__ import annotations
 
 import hashlib
+import json
 import os
 import shlex
 import socket
@@ -21,13 +22,15 @@ from pathlib import Path
 from typing import Any, Protocol
 
 import sqlite_utils
-from reachscope.store import ProblemIn, RunSpec, open_db, writes
+from reachscope.store import ProblemIn, RunSpec, open_db
 from reachscope.store import runs as store_runs
 from reachscope.store import samples as store_samples
+from reachscope.store.problems import upsert_problems
+from reachscope.store.runs import get_or_create_run, now, update_run
 
 from .backends import Backend, BackendError, GenerationParams, Request, make_backend
 from .prompts import PromptTemplate, load_template
-from .sample_writer import SampleWriter
+from .sample_writer import SampleWriter, writer_identity
 
 #: Parameters that define what a run's samples are; resuming with other values is refused.
 GENERATION_KEYS = ("temperature", "top_p", "top_k", "max_tokens", "seed", "template_text",
@@ -100,6 +103,12 @@ class ModelOutcome:
     written: int = 0
     tokens: int = 0
     graded: int = 0
+    #: Grading batches that failed and their samples (stored, left ungraded for a later grade).
+    grade_failed_batches: int = 0
+    grade_failed: int = 0
+    #: Samples whose grades were still pending when the run stopped early (graded on resume).
+    ungraded_left: int = 0
+    grade_errors: list[str] = field(default_factory=list)
     #: Wall time of the model's run, loading included.
     elapsed_s: float = 0.0
     #: Wall time from the first request to the last sample written (what tokens/s divides by).
@@ -196,7 +205,7 @@ def run_sampling(
     db = open_db(config.db)
     try:
         with db.atomic():
-            pids = writes.upsert_problems(db, dataset_name, problems)
+            pids = upsert_problems(db, dataset_name, problems)
         # A problem listed twice (same text) is one stored problem: sample it once.
         unique: dict[int, ProblemIn] = {}
         for pid, problem in zip(pids, problems):
@@ -211,9 +220,14 @@ def run_sampling(
                 outcomes.append(outcome)
                 _sample_model(db, config, dataset_name, problems, pids, template, model, pool,
                               reporter, outcome, backend)
-        finally:
             if pool is not None:
-                pool.__exit__(None, None, None)
+                pool.close()
+        except BaseException:
+            # Ctrl-C (or a failure): abandon the grading backlog instead of finishing it; the
+            # stored samples are graded on resume (or by `reachscope grade`).
+            if pool is not None:
+                pool.close(cancel=True)
+            raise
         return outcomes
     finally:
         db.close()
@@ -272,32 +286,37 @@ def _sample_model(
         status="running", primary_grader=pool.grader_name if pool is not None else None,
     )
     with db.atomic():
-        run_id, created = writes.get_or_create_run(db, spec)
+        run_id, created = get_or_create_run(db, spec)
         if not created:
             _check_resumable(db, run_id, params)
-            writes.update_run(db, run_id, status="running", finished_at=None,
-                              n_target=max(config.n, _stored_n_target(db, run_id)))
+            update_run(db, run_id, status="running", finished_at=None,
+                       n_target=max(config.n, _stored_n_target(db, run_id)))
+        # Who writes the run now: `reachscope runs` shows it `stale` once this process is gone.
+        prov = json.loads(store_runs.run_fields(db, run_id, "provenance")["provenance"] or "{}")
+        prov["writer"] = writer_identity()
+        update_run(db, run_id, provenance=prov)
     outcome.run_id = run_id
     argv = redact_argv(config.argv)
     session: dict[str, Any] = {
-        "started_at": writes.now(),
+        "started_at": now(),
         "argv": argv,
         "command": shlex.join(argv),
         "host": socket.gethostname(),
         "pid": os.getpid(),
     }
     started = time.perf_counter()
-    requests = _plan(db, run_id, config, problems, pids, template)
-    outcome.planned = sum(r.n for r in requests)
-    total = len(problems) * config.n
     writer = SampleWriter(db, run_id, pool, dict(zip(pids, problems)), config.batch_size,
                           config.flush_s)
-    writer.start()
-    writer.grade_backlog()
     backend: Backend | None = shared
     status = "failed"
     gen_started: float | None = None
     try:
+        # Inside the try: a Ctrl-C from here on marks the run interrupted, never `running`.
+        writer.start()
+        writer.grade_backlog()
+        requests = _plan(db, run_id, config, problems, pids, template)
+        outcome.planned = sum(r.n for r in requests)
+        total = len(problems) * config.n
         if requests:
             if backend is None:
                 backend = make_backend(config.backend, model.path, config.backend_options)
@@ -339,12 +358,22 @@ def _sample_model(
         raise
     finally:
         # Samples first: they are what a kill would lose. Grades are waited for unless stopping.
+        late_interrupt = False
         try:
-            writer.finish(wait_grades=status != "interrupted")
+            if writer.is_alive():
+                writer.finish(wait_grades=status != "interrupted")
+        except KeyboardInterrupt:  # Ctrl-C while waiting for the last grades
+            status, late_interrupt = "interrupted", True
         except Exception as exc:  # noqa: BLE001 - recorded in the run, raised by put() already
             outcome.errors.append(f"writing to {config.db}: {exc}")
             status = "failed"
         outcome.written, outcome.graded = writer.written, writer.graded
+        outcome.grade_failed_batches = writer.grade_failed_batches
+        outcome.grade_failed = writer.grade_failed_samples
+        outcome.ungraded_left = writer.grade_abandoned
+        for message in writer.grade_errors:
+            outcome.grade_errors.append(message)
+            reporter.error(model.label, message)
         if backend is not None and backend is not shared:
             try:
                 backend.close()
@@ -355,6 +384,8 @@ def _sample_model(
         if gen_started is not None:
             reporter.stop(model.label)
         _finish_run(db, run_id, status, session, outcome)
+        if late_interrupt:
+            raise KeyboardInterrupt
 
 
 def _check_resumable(db: sqlite_utils.Database, run_id: int, params: dict[str, Any]) -> None:
@@ -447,17 +478,30 @@ def _finish_run(
     import json
 
     session.update(
-        finished_at=writes.now(),
+        finished_at=now(),
         status=status,
         samples_written=outcome.written,
         tokens=outcome.tokens,
         elapsed_s=round(outcome.elapsed_s, 3),
         generate_s=round(outcome.generate_s, 3),
         errors=outcome.errors[:100],
+        graded=outcome.graded,
     )
+    if outcome.grade_failed:
+        session["grade_failures"] = {"batches": outcome.grade_failed_batches,
+                                     "samples": outcome.grade_failed}
+        session["grade_errors"] = outcome.grade_errors[:20]
+    if outcome.ungraded_left:
+        session["ungraded_left"] = outcome.ungraded_left
     prov = json.loads(store_runs.run_fields(db, run_id, "provenance")["provenance"] or "{}")
+    prov.pop("writer", None)  # nobody writes the run any more
     prov.setdefault("sessions", []).append(session)
     prov["tokens_generated"] = int(prov.get("tokens_generated", 0)) + outcome.tokens
+    # Every failed grading batch is counted in the run's record, across sessions.
+    prov["grade_failed_batches"] = (int(prov.get("grade_failed_batches", 0))
+                                    + outcome.grade_failed_batches)
+    prov["grade_failed_samples"] = (int(prov.get("grade_failed_samples", 0))
+                                    + outcome.grade_failed)
     backend = session.get("backend") or {}
     for key in ("versions", "gpu", "model_config_sha256"):
         if key in backend:
@@ -472,4 +516,4 @@ def _finish_run(
     if status == "finished":
         fields["finished_at"] = session["finished_at"]
     with db.atomic():
-        writes.update_run(db, run_id, **fields)
+        update_run(db, run_id, **fields)

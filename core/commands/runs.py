@@ -6,10 +6,11 @@ import json
 from pathlib import Path
 
 import click
-from reachscope.store import reads
+from reachscope.store.runs import run_summaries
 from rich.console import Console
 from rich.table import Table
 
+from ..sample_writer import run_state
 from ._common import db_argument, open_existing, user_errors
 
 
@@ -18,13 +19,18 @@ from ._common import db_argument, open_existing, user_errors
 @click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")
 @user_errors
 def runs_command(db: Path, as_json: bool) -> None:
-    """List the runs in DB: label, model, dataset, problems, samples, status."""
+    """List the runs in DB: label, model, dataset, problems, samples, status.
+
+    A run left ``running`` by a sampler that is gone (killed, or no heartbeat for two minutes)
+    shows as ``stale``; rerunning its command resumes it.
+    """
     conn = open_existing(db)
-    summaries = reads.run_summaries(conn)
+    summaries = run_summaries(conn)
     if as_json:
         click.echo(json.dumps([
             {"label": s.run.label, "dataset": s.run.dataset, "model": s.run.model,
-             "problems": s.problems, "samples": s.samples, "status": s.run.status,
+             "problems": s.problems, "samples": s.samples, "status": run_state(s.run),
+             "stored_status": s.run.status,
              "n_target": s.run.n_target, "primary_grader": s.run.primary_grader,
              "aggregate_only": s.run.aggregate_only}
             for s in summaries
@@ -34,7 +40,7 @@ def runs_command(db: Path, as_json: bool) -> None:
     rows = [
         [s.run.label, s.run.dataset, s.run.model or "-", str(s.problems),
          "aggregate" if s.run.aggregate_only else str(s.samples), str(s.run.n_target or "-"),
-         s.run.status]
+         run_state(s.run)]
         for s in summaries
     ]
     # Fit 80 columns: the model name (often a long path) takes what the other columns leave.

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import os
 import sys
+import tomllib
 from pathlib import Path
 from typing import Any
 
 import click
-import tomllib
 from rich.console import Console
 from rich.progress import (
     BarColumn,
@@ -250,23 +251,34 @@ def sample_command(ctx: click.Context, run_file: Path | None, quiet: bool, **opt
         with reporter:
             outcomes = run_sampling(config, reporter)
     except KeyboardInterrupt:
-        console.print("[yellow]interrupted[/]: written samples are kept; rerun to resume")
-        ctx.exit(130)
+        # Printed even under --quiet: the user must know the run stopped and how to resume.
+        click.echo(
+            f"interrupted: stored samples are kept and the run is marked interrupted; rerun the "
+            f"same command (or `reachscope grade {config.db}`) to resume and grade the rest",
+            err=True,
+        )
+        # Every write is committed and the database closed by now; the interpreter's own
+        # teardown (torch, transformers) can take seconds, so the process ends here.
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(130)
     except (BackendError, DatasetError, SamplingError, TemplateError) as exc:
         raise click.ClickException(str(exc)) from exc
     _summary(console, outcomes)
-    if any(o.status != "finished" for o in outcomes):
+    if any(o.status != "finished" or o.grade_failed for o in outcomes):
         ctx.exit(1)
 
 
 def _summary(console: Console, outcomes: list[Any]) -> None:
     """A table per model on stdout (unless quiet), and what failed on stderr (always)."""
     table = Table(title="sampling summary")
-    for col in ("model", "run", "status", "new samples", "graded", "tokens", "tok/s", "errors"):
+    for col in ("model", "run", "status", "new samples", "graded", "grade failed", "tokens",
+                "tok/s", "errors"):
         table.add_column(col, justify="right" if col not in ("model", "status") else "left")
     for o in outcomes:
         table.add_row(o.label, str(o.run_id), o.status, str(o.written), str(o.graded),
-                      str(o.tokens), f"{o.tokens_per_s:.1f}", str(len(o.errors)))
+                      str(o.grade_failed), str(o.tokens), f"{o.tokens_per_s:.1f}",
+                      str(len(o.errors)))
     if not console.quiet:
         Console().print(table)
     errors = Console(stderr=True)
@@ -275,3 +287,10 @@ def _summary(console: Console, outcomes: list[Any]) -> None:
             errors.print(f"[red]{o.label}[/]: {err}", highlight=False)
         if len(o.errors) > 20:
             errors.print(f"[red]{o.label}[/]: ... {len(o.errors) - 20} more errors")
+        if o.grade_failed:
+            first = o.grade_errors[0] if o.grade_errors else "unknown error"
+            errors.print(
+                f"[red]{o.label}[/]: {o.grade_failed} samples in {o.grade_failed_batches} "
+                f"grading batch(es) left ungraded ({first}); run `reachscope grade` to grade them",
+                highlight=False, soft_wrap=True,
+            )

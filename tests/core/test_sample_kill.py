@@ -94,13 +94,17 @@ def test_killed_and_interrupted_runs_resume_exactly(tmp_path: Path, math_file: P
     # SIGINT: a clean stop, the run marked interrupted (if samples were still missing).
     proc = _start(cmd)
     _wait_for(db, proc, min(_samples(db) + 2, PROBLEMS * N))
+    sent = time.monotonic()
     os.kill(proc.pid, signal.SIGINT)
     _, err = proc.communicate(timeout=60)
+    exit_s = time.monotonic() - sent
     with sqlite3.connect(db) as conn:
         status = conn.execute("SELECT status FROM runs").fetchone()[0]
-    print(f"SIGINT: exit {proc.returncode}, run {status}")
+    print(f"SIGINT: exit {proc.returncode} after {exit_s:.2f} s, run {status}")
     if proc.returncode == 130:
         assert status == "interrupted", err.decode()
+        assert exit_s <= 2.0, err.decode()  # the grading backlog is not waited for
+        assert "interrupted: " in err.decode()  # said even under --quiet
     else:  # it finished before the signal arrived
         assert (proc.returncode, status) == (0, "finished"), err.decode()
 

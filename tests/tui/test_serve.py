@@ -10,6 +10,7 @@ import signal
 import socket
 import subprocess
 import sys
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -40,6 +41,16 @@ def server(db_path: Path) -> Iterator[tuple[str, str]]:
         for line in proc.stdout:  # ends when the process exits: bounded
             m = re.search(r"serving on (http://\S+)/\?token=(\S+)", line)
             if m:
+                # The URL is printed just before the server binds: wait (bounded) until it accepts.
+                deadline = time.monotonic() + 60
+                while True:
+                    try:
+                        socket.create_connection(("127.0.0.1", port), timeout=1).close()
+                        break
+                    except OSError:
+                        assert proc.poll() is None, "serve exited before listening"
+                        assert time.monotonic() < deadline, "serve never started listening"
+                        time.sleep(0.1)
                 yield m.group(1), m.group(2)
                 break
         else:
