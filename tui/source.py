@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import TypeVar
 
 import sqlite_utils
-from reachscope.store import data_version, open_db
+from reachscope.store import StoreError, data_version, open_db
 from reachscope.store.counts import count_totals
 from reachscope.store.db import release_side_files, side_files
 from reachscope.store.runs import run_statuses
@@ -56,6 +56,10 @@ class Source:
         #: Side files present before the app opened the file: the app removes only its own.
         self._side_files_before = side_files(self.path)
         self._lock = threading.Lock()
+        self._poll_lock = threading.Lock()
+        #: Set by close(): a worker still running then must not reopen a connection, which would
+        #: keep SQLite from removing the side files.
+        self._closed = False
         self._db: sqlite_utils.Database | None = None
         self._poll_db: sqlite_utils.Database | None = None
         self._last: Snapshot | None = None
@@ -63,27 +67,33 @@ class Source:
     def query(self, fn: Callable[[sqlite_utils.Database], T]) -> T:
         """Run ``fn(db)`` on the shared read-only connection (opened on first use)."""
         with self._lock:
+            if self._closed:
+                raise StoreError(f"{self.path}: the app has closed this database")
             if self._db is None:
                 self._db = open_db(self.path, read_only=True, immutable=self.immutable)
             return fn(self._db)
 
     def poll(self) -> set[int] | None:
         """Runs changed since the last poll, or None when nothing was committed meanwhile."""
-        if self._poll_db is None:
-            self._poll_db = open_db(self.path, read_only=True, immutable=self.immutable)
-        db = self._poll_db
-        version = data_version(db)
-        if self._last is not None and version == self._last.version:
-            return None
-        snap = Snapshot(version, count_totals(db), run_statuses(db),
-                        last_sample_id(db))
-        changed = snap.changed_runs(self._last)
-        first = self._last is None
-        self._last = snap
-        return None if first else changed
+        with self._poll_lock:
+            if self._closed:
+                return None
+            if self._poll_db is None:
+                self._poll_db = open_db(self.path, read_only=True, immutable=self.immutable)
+            db = self._poll_db
+            version = data_version(db)
+            if self._last is not None and version == self._last.version:
+                return None
+            snap = Snapshot(version, count_totals(db), run_statuses(db),
+                            last_sample_id(db))
+            changed = snap.changed_runs(self._last)
+            first = self._last is None
+            self._last = snap
+            return None if first else changed
 
     def close(self) -> None:
-        with self._lock:
+        with self._lock, self._poll_lock:
+            self._closed = True
             for db in (self._db, self._poll_db):
                 if db is not None:
                     db.close()
