@@ -29,17 +29,6 @@ def record_import(
     )
 
 
-def next_sample_index(db: sqlite_utils.Database, run_id: int) -> dict[int, int]:
-    """Per problem of a run, the sample index after the largest stored one."""
-    return {
-        int(p): int(m) + 1
-        for p, m in db.execute(
-            "SELECT problem_id, max(sample_idx) FROM samples WHERE run_id = ? GROUP BY problem_id",
-            [run_id],
-        )
-    }
-
-
 def sample_ids(
     db: sqlite_utils.Database, run_id: int, problem_ids: Iterable[int]
 ) -> dict[tuple[int, int], int]:

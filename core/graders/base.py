@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import resource
 import signal
 import threading
 from abc import ABC, abstractmethod
@@ -93,6 +94,20 @@ def deadline(seconds: float | None) -> Iterator[None]:
     finally:
         signal.setitimer(signal.ITIMER_REAL, 0)
         signal.signal(signal.SIGALRM, previous)
+
+
+def limit_address_space(memory_mb: int) -> None:
+    """Cap this worker process's address space at ``memory_mb`` MiB (0: leave it as it is).
+
+    A pathological answer can make sympy allocate without bound; the cap turns that into a
+    MemoryError in the worker rather than a machine out of memory. A lower hard limit is kept.
+    """
+    if memory_mb <= 0:
+        return
+    limit = memory_mb * 1024 * 1024
+    _soft, hard = resource.getrlimit(resource.RLIMIT_AS)
+    if hard == resource.RLIM_INFINITY or hard >= limit:
+        resource.setrlimit(resource.RLIMIT_AS, (limit, hard))
 
 
 class Grader(ABC):

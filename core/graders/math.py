@@ -15,13 +15,20 @@ from __future__ import annotations
 
 import logging
 import re
-import resource
 from collections.abc import Hashable
 from functools import lru_cache
 from importlib.metadata import PackageNotFoundError, version
 from typing import Any
 
-from .base import Grader, GradeResult, GradeTask, GradingTimeout, Unit, deadline
+from .base import (
+    Grader,
+    GradeResult,
+    GradeTask,
+    GradingTimeout,
+    Unit,
+    deadline,
+    limit_address_space,
+)
 from .extract import (
     DEFAULT_PATTERN_TIMEOUT_S,
     AnswerPatternTimeout,
@@ -224,11 +231,7 @@ class MathGrader(Grader):
 
     def setup_worker(self) -> None:
         _quiet_math_verify()
-        if self.memory_mb > 0:
-            limit = self.memory_mb * 1024 * 1024
-            _soft, hard = resource.getrlimit(resource.RLIMIT_AS)
-            if hard == resource.RLIM_INFINITY or hard >= limit:
-                resource.setrlimit(resource.RLIMIT_AS, (limit, hard))
+        limit_address_space(self.memory_mb)
         import math_verify  # noqa: F401  (load sympy and the parser once, before the first unit)
 
     def run_unit(self, payload: Any) -> tuple[str, str | None]:

@@ -13,10 +13,9 @@ in the parent; the extracted answer comes back with the verdict.
 from __future__ import annotations
 
 import hashlib
-import resource
 from typing import Any
 
-from .base import Grader, GradeResult, GradeTask, Unit, deadline
+from .base import Grader, GradeResult, GradeTask, Unit, deadline, limit_address_space
 from .math import (
     DEFAULT_TIMEOUT_S,
     MAX_STORED_ANSWER,
@@ -88,11 +87,7 @@ class MathVerifyGrader(Grader):
 
     def setup_worker(self) -> None:
         _quiet_math_verify()
-        if self.memory_mb > 0:
-            limit = self.memory_mb * 1024 * 1024
-            _soft, hard = resource.getrlimit(resource.RLIMIT_AS)
-            if hard == resource.RLIM_INFINITY or hard >= limit:
-                resource.setrlimit(resource.RLIMIT_AS, (limit, hard))
+        limit_address_space(self.memory_mb)
         import math_verify  # noqa: F401  (load sympy and the parser once)
 
     def run_unit(self, payload: Any) -> tuple[str, str | None, str | None]:

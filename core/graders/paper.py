@@ -31,11 +31,10 @@ from __future__ import annotations
 
 import math
 import re
-import resource
 from importlib.metadata import PackageNotFoundError, version
 from typing import Any
 
-from .base import Grader, GradeResult, GradeTask, Unit, deadline
+from .base import Grader, GradeResult, GradeTask, Unit, deadline, limit_address_space
 from .extract import (
     DEFAULT_PATTERN_TIMEOUT_S,
     AnswerPatternTimeout,
@@ -311,11 +310,7 @@ class PaperMathGrader(Grader):
         return Unit((ref, pred), (ref, pred), shown)
 
     def setup_worker(self) -> None:
-        if self.memory_mb > 0:
-            limit = self.memory_mb * 1024 * 1024
-            _soft, hard = resource.getrlimit(resource.RLIMIT_AS)
-            if hard == resource.RLIM_INFINITY or hard >= limit:
-                resource.setrlimit(resource.RLIMIT_AS, (limit, hard))
+        limit_address_space(self.memory_mb)
         import latex2sympy2_extended  # noqa: F401  (load sympy and the parser once)
 
     def run_unit(self, payload: Any) -> tuple[str, str | None]:

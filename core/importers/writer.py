@@ -18,7 +18,7 @@ from reachscope.store.counts import write_counts
 from reachscope.store.grades import write_grades
 from reachscope.store.problems import problem_ids_by_index, upsert_problems
 from reachscope.store.runs import get_or_create_run, now, update_run
-from reachscope.store.samples import write_samples
+from reachscope.store.samples import next_sample_index, write_samples
 
 from .counts import parse_counts
 from .jsonl import JsonlFields, parse_generic_jsonl
@@ -95,7 +95,7 @@ def write_sample_files(db: sqlite_utils.Database, parsed: Sequence[SampleFile], 
                     provenance={"imported_from": fmt}),
         )
         done = store_imports.imported_hashes(db, run_id)
-        next_idx = store_imports.next_sample_index(db, run_id)
+        next_idx = next_sample_index(db, run_id)
         for f in parsed:
             if f.sha256 in done:
                 result.files_skipped += 1
