@@ -14,6 +14,12 @@ from textual.pilot import Pilot
 
 from .helpers import settle, settle_screen
 
+# Known race (seen about 1 run in 3 of the full suite on 2 busy cores): a DataTable can be
+# captured before its final column widths (run labels cut to "bas", "Qwen2"). Each snapshot gets
+# up to two reruns; a snapshot that differs three times in a row still fails.
+pytestmark = pytest.mark.flaky(reruns=2)
+
+
 SIZES = [pytest.param((80, 24), id="80x24"), pytest.param((120, 40), id="120x40")]
 
 
