@@ -44,3 +44,15 @@ async def settle_screen(pilot: Pilot, rounds: int = 40) -> None:
 
 def screen_name(app: App) -> str:
     return type(app.screen).__name__
+
+
+async def open_first_trace(pilot: Pilot):  # noqa: ANN201  (a TraceScreen; imported lazily)
+    """From Compare: Problems (p), the first problem, its first sample; returns the trace screen."""
+    from reachscope.tui.screens.trace import TraceScreen
+
+    await settle(pilot)
+    for key in ("p", "enter", "enter"):
+        await pilot.press(key)
+        await settle(pilot)
+    assert isinstance(pilot.app.screen, TraceScreen)
+    return pilot.app.screen

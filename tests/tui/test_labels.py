@@ -13,19 +13,7 @@ from reachscope.tui.screens.annotate import AnnotateScreen
 from reachscope.tui.screens.trace import TraceScreen
 from textual.widgets import Input, RadioSet
 
-from .helpers import settle
-
-
-async def open_first_trace(pilot) -> TraceScreen:  # noqa: ANN001
-    await settle(pilot)
-    await pilot.press("p")
-    await settle(pilot)
-    await pilot.press("enter")
-    await settle(pilot)
-    await pilot.press("enter")
-    await settle(pilot)
-    assert isinstance(pilot.app.screen, TraceScreen)
-    return pilot.app.screen
+from .helpers import open_first_trace, settle
 
 
 async def test_relabelling_edits_the_label_and_delete_removes_it(db_path: Path) -> None:

@@ -19,7 +19,7 @@ import pytest
 from reachscope.tui.app import create_app
 from reachscope.tui.screens.trace import TraceScreen
 
-from .helpers import settle
+from .helpers import open_first_trace
 
 
 def free_port() -> int:
@@ -93,13 +93,7 @@ async def test_token_origin_and_session_cap(server: tuple[str, str]) -> None:
 async def test_served_app_is_read_only_unless_allowed(db_path: Path) -> None:
     app = create_app(db_path, poll_interval=0, allow_labels=False)
     async with app.run_test(size=(80, 24)) as pilot:
-        await settle(pilot)
-        await pilot.press("p")
-        await settle(pilot)
-        await pilot.press("enter")
-        await settle(pilot)
-        await pilot.press("enter")
-        await settle(pilot)
+        await open_first_trace(pilot)
         assert isinstance(app.screen, TraceScreen)
         await pilot.press("a")
         await pilot.pause()

@@ -24,7 +24,7 @@ from reachscope.store.db import open_annotation_writer
 from reachscope.tui.app import create_app
 from reachscope.tui.screens.trace import TraceScreen
 
-from .helpers import settle
+from .helpers import open_first_trace, settle
 
 DEMO = Path(__file__).resolve().parents[2] / "sample_db" / "demo.db"
 REACHSCOPE = Path(sys.executable).parent / "reachscope"
@@ -70,13 +70,7 @@ async def test_labelling_the_demo_changes_only_annotation_rows(demo_copy: Path) 
     digest, listing = content_digest(demo_copy), sorted(os.listdir(demo_copy.parent))
     app = create_app(demo_copy, poll_interval=0.05)
     async with app.run_test(size=(80, 24)) as pilot:
-        await settle(pilot)
-        await pilot.press("p")
-        await settle(pilot)
-        await pilot.press("enter")
-        await settle(pilot)
-        await pilot.press("enter")
-        await settle(pilot)
+        await open_first_trace(pilot)
         trace = app.screen
         assert isinstance(trace, TraceScreen)
         await pilot.press("a")
