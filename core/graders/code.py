@@ -8,7 +8,7 @@ import signal
 from typing import Any
 
 from .base import Grader, GradeResult, GradeTask, Unit
-from .sandbox import Limits, become_reaper, run_python, warn_isolation
+from .sandbox import Limits, harden_worker, run_python, warn_isolation
 
 #: Bump when program assembly or verdict rules change.
 CODE_GRADER_REVISION = "2"
@@ -137,7 +137,7 @@ class CodeGrader(Grader):
         return Unit(digest, parts, None)
 
     def setup_worker(self) -> None:
-        become_reaper()
+        harden_worker()
 
     def run_unit(self, payload: Any) -> tuple[str, str | None]:
         source, tests = payload

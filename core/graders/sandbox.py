@@ -3,13 +3,16 @@
 What is enforced by the operating system (for every run):
 
 * a wall-clock timeout, after which the whole process group is killed (SIGKILL);
-* resource limits set before ``exec``: CPU seconds, address space, file size, open files, no
+* resource limits set before the program runs: CPU seconds, address space, file size, open files, no
   core dumps, with hard limits equal to soft ones so the program cannot raise them;
 * output capped: stdout and stderr share one pipe, and a program that writes more than
   ``output_bytes`` is killed;
 * a fresh temporary directory as working directory, ``HOME`` and ``TMPDIR``, removed afterwards;
   ``python -I -S``: no environment variables, user site or site-packages;
 * the child dies with the worker that started it (``PR_SET_PDEATHSIG``).
+
+Programs are children of a per-worker fork server (:mod:`zygote`), which saves an interpreter
+start per program; what the child inherits from it holds nothing secret.
 
 When the grader runs as root (containers, CI images) it also:
 
@@ -30,12 +33,10 @@ from __future__ import annotations
 
 import ctypes
 import os
-import resource
 import secrets
 import select
 import shutil
 import signal
-import subprocess
 import sys
 import tempfile
 import time
@@ -43,19 +44,18 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from .guard import GUARD_SOURCE, HARNESS_SOURCE
+from .zygote import SETUP_FAILED, SETUP_MARK, Job, Zygote, ZygoteLost
 
-_CLONE_NEWNET = 0x40000000
-_CLONE_NEWNS = 0x00020000
-_CLONE_NEWUSER = 0x10000000
-_MS_NOSUID, _MS_NODEV, _MS_BIND, _MS_REC, _MS_PRIVATE = 2, 4, 0x1000, 0x4000, 1 << 18
 _PR_SET_DUMPABLE = 4
 #: World-writable places that get a private, size-limited tmpfs in root mode.
-PRIVATE_TMP = (b"/tmp", b"/dev/shm", b"/var/tmp")
-_PR_SET_PDEATHSIG = 1
-_PR_SET_CHILD_SUBREAPER = 36
+PRIVATE_TMP = ("/tmp", "/dev/shm", "/var/tmp")
 #: First uid used for sandboxed programs when running as root; each worker adds its pid.
 SANDBOX_UID_BASE = 200_000
 _TAIL_BYTES = 4096
+#: The environment of every sandboxed program (``HOME`` and ``TMPDIR`` are added per run).
+_ENV = {"PATH": "/usr/bin:/bin", "LANG": "C.UTF-8", "PYTHONHASHSEED": "0"}
+#: How long the fork server may take to clean up after a program it was told to kill.
+_CLEANUP_S = 10.0
 
 
 @dataclass(frozen=True)
@@ -163,6 +163,7 @@ def _probe_mode() -> Mode:
         result = _run(probe, "import json, hashlib, collections, re\n", Limits(timeout_s=10))
         if result.finished:
             return probe
+        _zygotes.pop((os.getpid(), python, uid)).stop()
     return Mode(sys.executable, None)
 
 
@@ -171,95 +172,27 @@ def _harness(guard: str) -> str:
         "GUARDED)", f"{bool(guard)})")
 
 
-def _child_setup(limits: Limits, uid: int | None, scratch: str) -> None:
-    # Runs in the child between fork and exec: only async-signal-tolerant, allocation-light work.
-    cpu = int(limits.timeout_s) + 1
-    for res, value in (
-        (resource.RLIMIT_CPU, cpu),
-        (resource.RLIMIT_AS, limits.memory_mb * 1024 * 1024),
-        (resource.RLIMIT_FSIZE, limits.file_mb * 1024 * 1024),
-        (resource.RLIMIT_NOFILE, 64),
-        (resource.RLIMIT_CORE, 0),
-    ):
-        resource.setrlimit(res, (value, value))
-    libc = ctypes.CDLL(None, use_errno=True)
-    if uid is not None:
-        # A private mount namespace with empty, size-limited tmpfs over the world-writable
-        # places: what the program writes there vanishes with it. The working directory (in
-        # the real /tmp) was entered before this runs, so it stays reachable.
-        if libc.unshare(_CLONE_NEWNET | _CLONE_NEWNS) == 0:
-            libc.mount(b"none", b"/", None, _MS_REC | _MS_PRIVATE, None)
-            size = b"size=%dm,mode=1777" % limits.file_mb
-            for place in PRIVATE_TMP:
-                libc.mount(b"tmpfs", place, b"tmpfs", _MS_NOSUID | _MS_NODEV, size)
-            # The working directory lives in the real /tmp: bind it back at its own path in the
-            # new one (through /proc/self/cwd, which still reaches it), so paths agree.
-            os.makedirs(scratch, mode=0o700)
-            libc.mount(b"/proc/self/cwd", os.fsencode(scratch), None, _MS_BIND, None)
-            os.chdir(scratch)
-        else:
-            libc.unshare(_CLONE_NEWNET)  # best effort: if it fails the uid limits still apply
-        resource.setrlimit(resource.RLIMIT_NPROC, (limits.nproc, limits.nproc))
-        os.setgroups([])
-        os.setgid(uid)
-        os.setuid(uid)
-    else:
-        # ``unshare -Urn``: a user namespace (needs no privilege where the kernel allows it)
-        # holding a network namespace with no interface up. Best effort.
-        libc.unshare(_CLONE_NEWUSER | _CLONE_NEWNET)
-    # After setuid, which clears it: the program dies with its worker.
-    libc.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
+def harden_worker() -> None:
+    """Make this worker non-dumpable: a program of the same uid can then neither ptrace it nor
+    read its ``/proc/<pid>/environ``, ``mem`` or ``fd`` entries."""
+    ctypes.CDLL(None, use_errno=True).prctl(_PR_SET_DUMPABLE, 0, 0, 0, 0)
 
 
-def kill_uid(uid: int) -> None:
-    """Kill every process running as ``uid`` (root only): fork, drop to it, ``kill(-1)``."""
-    pid = os.fork()
-    if pid == 0:  # pragma: no cover - child
-        try:
-            os.setgid(uid)
-            os.setuid(uid)
-            # kill(-1) reaches every process this uid may signal, that is, its own; repeated
-            # until none is left, since a process forking meanwhile can escape one round.
-            for _ in range(1000):
-                os.kill(-1, signal.SIGKILL)
-        finally:
-            os._exit(0)
-    os.waitpid(pid, 0)
+_zygotes: dict[tuple[int, str, int | None], Zygote] = {}
 
 
-_reaper = False
-
-
-def become_reaper() -> None:
-    """Adopt orphaned descendants (``PR_SET_CHILD_SUBREAPER``) and reap them after each run.
-
-    For worker processes that do nothing but run sandboxes: processes a program forked and left
-    behind are then reaped here instead of lingering as zombies (which would count against the
-    sandbox uid's process limit) where the system's init does not reap.
-    """
-    global _reaper
-    libc = ctypes.CDLL(None, use_errno=True)
-    _reaper = libc.prctl(_PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) == 0
-    # Not dumpable: a program of the same uid can neither ptrace this worker nor read its
-    # /proc/<pid>/environ, mem or fd entries.
-    libc.prctl(_PR_SET_DUMPABLE, 0, 0, 0, 0)
-
-
-def _kill_all(proc: subprocess.Popen[bytes], uid: int | None) -> None:
-    try:
-        os.killpg(proc.pid, signal.SIGKILL)
-    except (ProcessLookupError, PermissionError):
-        pass
-    if uid is not None:
-        kill_uid(uid)
-    proc.wait()
-    while _reaper:
-        try:
-            pid, _ = os.waitpid(-1, os.WNOHANG)
-        except ChildProcessError:
-            break
-        if pid == 0:
-            break
+def _zygote(mode: Mode, fresh: bool = False) -> Zygote:
+    """This process's fork server for ``mode``, started on first use or when it died."""
+    key = (os.getpid(), mode.python, mode.uid)
+    zygote = _zygotes.get(key)
+    if zygote is not None and (fresh or not zygote.alive()):
+        zygote.stop()
+        zygote = None
+    if zygote is None:
+        harness = (_harness(""), _harness(GUARD_SOURCE))
+        zygote = Zygote(mode.python, harness, root=mode.uid is not None, env=dict(_ENV))
+        _zygotes[key] = zygote
+    return zygote
 
 
 def run_python(source: str, limits: Limits = Limits(), tests: str | None = None) -> RunResult:
@@ -283,56 +216,75 @@ def _run(mode: Mode, source: str, limits: Limits, tests: str | None = None) -> R
     scratch = Path(tempfile.mkdtemp(prefix="reachscope-sandbox-"))
     start = time.monotonic()
     try:
-        nonce = secrets.token_hex(16)
-        harness = _harness(GUARD_SOURCE if limits.guard else "")
-        (scratch / "harness.py").write_text(harness, encoding="utf-8")
         (scratch / "solution.py").write_text(source, encoding="utf-8")
         if tests is not None:
             (scratch / "tests.py").write_text(tests, encoding="utf-8")
         if uid is not None:
             os.chown(scratch, uid, uid)
             os.chmod(scratch, 0o700)
-        env = {
-            "PATH": "/usr/bin:/bin",
-            "HOME": str(scratch),
-            "TMPDIR": str(scratch),
-            "LANG": "C.UTF-8",
-            "PYTHONHASHSEED": "0",
-        }
-        # The nonce travels on a pipe, never in the environment (readable in /proc/self/environ).
-        nonce_r, nonce_w = os.pipe()
-        os.write(nonce_w, nonce.encode())
-        os.close(nonce_w)
+        job = Job(scratch=str(scratch), uid=uid, guard=limits.guard,
+                  cpu_s=int(limits.timeout_s) + 1, memory_bytes=limits.memory_mb << 20,
+                  file_bytes=limits.file_mb << 20, tmp_mb=limits.file_mb, nproc=limits.nproc,
+                  private_tmp=PRIVATE_TMP)
+        nonce = secrets.token_hex(16)
+        started = _start(mode, job, nonce)
+        if isinstance(started, str):
+            return RunResult("start_failed", None, False, started, time.monotonic() - start)
+        zygote, pid, out_r = started
+        status, output = _collect(out_r, zygote, limits, start)
+        returncode: int | None = None
         try:
-            proc = subprocess.Popen(
-                [mode.python, "-I", "-S", "-B", "harness.py", str(nonce_r)],
-                pass_fds=(nonce_r,),
-                cwd=scratch,
-                env=env,
-                stdin=subprocess.DEVNULL,
-                stdout=subprocess.PIPE,
-                stderr=subprocess.STDOUT,
-                start_new_session=True,
-                close_fds=True,
-                preexec_fn=lambda: _child_setup(limits, uid, str(scratch)),  # noqa: PLW1509 - single-threaded worker
-            )
-        except (OSError, subprocess.SubprocessError) as exc:
-            os.close(nonce_r)
-            return RunResult("start_failed", None, False, str(exc), time.monotonic() - start)
-        os.close(nonce_r)
-        status, output = _collect(proc, limits, start)
-        _kill_all(proc, uid)
-        returncode = proc.wait()
+            if status != "exited":
+                _killpg(pid)
+            returncode = zygote.finish(_CLEANUP_S)
+        except ZygoteLost:
+            pass
         if status == "exited" and _disk_usage(scratch) > limits.file_mb * 1024 * 1024:
             status = "disk_limit"
         seconds = time.monotonic() - start
         tail = output[-_TAIL_BYTES:].decode("utf-8", "replace")
+        if status == "exited" and returncode == SETUP_FAILED and SETUP_MARK in tail:
+            return RunResult("start_failed", None, False, tail, seconds)
         finished = status == "exited" and returncode == 0 and f"\n{nonce}\n" in tail
         tail = tail.replace(f"\n{nonce}\n", "\n")
         return RunResult(status, returncode if status == "exited" else None, finished, tail,
                          seconds)
     finally:
         shutil.rmtree(scratch, ignore_errors=True)
+
+
+def _start(mode: Mode, job: Job, nonce: str) -> tuple[Zygote, int, int] | str:
+    """Start ``job`` in the fork server: (server, child pid, output fd), or why it could not.
+
+    The nonce travels on a pipe that only the child's harness reads, never in the environment
+    (readable in /proc/self/environ). A fork server found dead is replaced once.
+    """
+    for attempt in range(2):
+        nonce_r, nonce_w = os.pipe()
+        os.write(nonce_w, nonce.encode())
+        os.close(nonce_w)
+        out_r, out_w = os.pipe()
+        try:
+            zygote = _zygote(mode, fresh=attempt > 0)
+            return zygote, zygote.start(job, out_w, nonce_r), out_r
+        except ZygoteLost as exc:
+            os.close(out_r)
+            if attempt:
+                return f"the sandbox's fork server failed: {exc}"
+        except OSError as exc:
+            os.close(out_r)
+            return str(exc)
+        finally:
+            os.close(out_w)
+            os.close(nonce_r)
+    raise AssertionError("unreachable")
+
+
+def _killpg(pid: int) -> None:
+    try:
+        os.killpg(pid, signal.SIGKILL)
+    except (ProcessLookupError, PermissionError):
+        pass
 
 
 def _disk_usage(root: Path) -> int:
@@ -347,13 +299,17 @@ def _disk_usage(root: Path) -> int:
     return total
 
 
-def _collect(proc: subprocess.Popen[bytes], limits: Limits, start: float) -> tuple[str, bytes]:
-    """Read output until the program exits, times out or writes too much."""
-    assert proc.stdout is not None
-    fd = proc.stdout.fileno()
+def _collect(fd: int, zygote: Zygote, limits: Limits, start: float) -> tuple[str, bytes]:
+    """Read output until the program ends, times out or writes too much.
+
+    The program has ended when the fork server says so: its output pipe may close earlier
+    (a program can close its stdout and keep running) or later (a child it left behind can hold
+    the pipe until the server kills it).
+    """
     os.set_blocking(fd, False)
     poller = select.poll()
     poller.register(fd, select.POLLIN | select.POLLHUP)
+    poller.register(zygote.fileno(), select.POLLIN | select.POLLHUP)
     tail = bytearray()
     total = 0
     end = start + limits.timeout_s
@@ -362,25 +318,39 @@ def _collect(proc: subprocess.Popen[bytes], limits: Limits, start: float) -> tup
             left = end - time.monotonic()
             if left <= 0:
                 return "timeout", bytes(tail)
-            events = poller.poll(min(left, 0.05) * 1000)
-            if events:
+            events = poller.poll(left * 1000)
+            for ready, _ in events:
+                if ready != fd:
+                    tail += _drain(fd)
+                    return "exited", bytes(tail[-2 * _TAIL_BYTES:])
                 try:
                     data = os.read(fd, 65536)
                 except BlockingIOError:
                     continue  # spurious wake-up
-                if not data:  # every writer closed: the program (and its children) are done
-                    proc.wait(timeout=max(end - time.monotonic(), 0.01))
-                    return "exited", bytes(tail)
+                if not data:  # every writer closed: wait for the server's word alone
+                    poller.unregister(fd)
+                    continue
                 total += len(data)
                 tail += data
                 if len(tail) > 2 * _TAIL_BYTES:
                     del tail[: len(tail) - _TAIL_BYTES]
                 if total > limits.output_bytes:
                     return "output_limit", bytes(tail)
-            elif proc.poll() is not None:
-                # The program exited but a child it left behind holds the pipe open.
-                return "exited", bytes(tail)
-    except subprocess.TimeoutExpired:
-        return "timeout", bytes(tail)
     finally:
-        proc.stdout.close()
+        os.close(fd)
+
+
+def _drain(fd: int) -> bytes:
+    """What is left in the pipe right now, without waiting (bounded by the tail kept)."""
+    rest = bytearray()
+    while True:
+        try:
+            data = os.read(fd, 65536)
+        except (BlockingIOError, OSError):
+            break
+        if not data:
+            break
+        rest += data
+        if len(rest) > 2 * _TAIL_BYTES:
+            del rest[: len(rest) - _TAIL_BYTES]
+    return bytes(rest)
