@@ -10,11 +10,50 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import TracebackType
-from typing import Any
+from typing import Any, ClassVar
 
 
 class BackendError(Exception):
     """A backend cannot run at all (bad model path, unreachable server, wrong key)."""
+
+
+@dataclass(frozen=True)
+class BackendOption:
+    """A command-line option of a backend, declared on its class.
+
+    The ``reachscope sample`` command offers every registered backend's options; an option left
+    out is not passed, so the constructor's default applies (and is what ``--help`` shows).
+
+    Attributes:
+        name: the option with underscores (``tp`` is ``--tp``); backends that declare the same
+            name share one option and must agree on its type.
+        param: the constructor keyword it sets (default: ``name``).
+        type: ``int``, ``float`` or ``str``: what the command line value is converted to.
+        help: one line for ``--help`` (the backend names and the default are added).
+        multiple: may be repeated; the backend receives a list.
+        envvar: environment variable read when the option is not given.
+        required: the backend cannot run without it.
+        secret: never stored in a run nor in its recorded command line (API keys).
+    """
+
+    name: str
+    param: str = ""
+    type: type = str
+    help: str = ""
+    multiple: bool = False
+    envvar: str | None = None
+    required: bool = False
+    secret: bool = False
+
+    @property
+    def keyword(self) -> str:
+        """The constructor keyword the option sets."""
+        return self.param or self.name
+
+    @property
+    def flag(self) -> str:
+        """The option as typed on the command line (``--max-model-len``)."""
+        return "--" + self.name.replace("_", "-")
 
 
 @dataclass(frozen=True)
@@ -89,8 +128,17 @@ class Backend(abc.ABC):
     raising; :class:`BackendError` is raised only when nothing can work.
     """
 
-    #: Short name used on the command line and stored in runs.
-    name: str = ""
+    #: Short name used on the command line and stored in runs (its key in the registry).
+    name: ClassVar[str] = ""
+    #: One line for help texts.
+    description: ClassVar[str] = ""
+    #: The command-line options of this backend (see :class:`BackendOption`).
+    options: ClassVar[tuple[BackendOption, ...]] = ()
+    #: Constructor keyword that receives the run's ``--seed`` (an engine-wide seed), if any.
+    run_seed_param: ClassVar[str | None] = None
+    #: Most samples one request may ask for (None: no limit). The planner splits larger
+    #: requests; a backend whose limit follows its options sets it in its constructor.
+    max_request_n: int | None = None
 
     def __init__(self, model: str) -> None:
         self.model = model

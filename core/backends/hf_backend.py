@@ -9,6 +9,7 @@ from typing import Any
 from .base import (
     Backend,
     BackendError,
+    BackendOption,
     Completion,
     GenerationParams,
     Request,
@@ -35,6 +36,12 @@ class HFBackend(Backend):
     """
 
     name = "hf"
+    description = "transformers generate, batched, on CPU or CUDA"
+    options = (
+        BackendOption("dtype", type=str, help="model dtype: auto, bfloat16, float32..."),
+        BackendOption("device", type=str, help="cpu, cuda, cuda:N or auto"),
+        BackendOption("hf_batch_size", "batch_size", int, "sequences per generate call"),
+    )
 
     def __init__(
         self, model: str, device: str = "auto", dtype: str = "auto", batch_size: int = 64
@@ -43,7 +50,7 @@ class HFBackend(Backend):
         self.device_spec = device
         self.dtype_spec = dtype
         self.batch_size = max(1, batch_size)
-        #: Requests for more samples than one batch holds are split by the caller.
+        #: Requests for more samples than one batch holds are split by the planner.
         self.max_request_n = self.batch_size
         self._model: Any = None
         self._tokenizer: Any = None

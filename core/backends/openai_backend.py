@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, Any
 from .base import (
     Backend,
     BackendError,
+    BackendOption,
     Completion,
     GenerationParams,
     Request,
@@ -59,6 +60,15 @@ class OpenAIBackend(Backend):
     """
 
     name = "openai"
+    description = "OpenAI-compatible servers (vllm serve, SGLang, ...) over HTTP"
+    options = (
+        BackendOption("base_url", "base_urls", str, "server URL (repeat to balance)",
+                      multiple=True, required=True),
+        BackendOption("api_key", type=str, help="API key", envvar="OPENAI_API_KEY", secret=True),
+        BackendOption("concurrency", type=int, help="requests in flight"),
+        BackendOption("max_retries", type=int, help="tries after the first"),
+        BackendOption("request_timeout", "timeout_s", float, "seconds per request"),
+    )
 
     def __init__(
         self,

@@ -10,6 +10,7 @@ from typing import Any
 from .base import (
     Backend,
     BackendError,
+    BackendOption,
     Completion,
     GenerationParams,
     Request,
@@ -40,6 +41,14 @@ class VLLMBackend(Backend):
     """
 
     name = "vllm"
+    description = "vLLM's offline engine in this process"
+    options = (
+        BackendOption("tp", "tensor_parallel_size", int, "tensor parallel size"),
+        BackendOption("dp", "data_parallel_size", int, "data parallel size"),
+        BackendOption("dtype", type=str, help="model dtype: auto, bfloat16, float32..."),
+        BackendOption("max_model_len", type=int, help="context length"),
+    )
+    run_seed_param = "seed"
 
     def __init__(
         self,

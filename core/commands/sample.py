@@ -9,6 +9,14 @@ from pathlib import Path
 from typing import Any
 
 import click
+from reachscope.core.backends import BackendError
+from reachscope.core.backends.registry import (
+    REGISTRY,
+    backend_class,
+    backend_kwargs,
+    backend_names,
+    cli_options,
+)
 from rich.console import Console
 from rich.progress import (
     BarColumn,
@@ -25,20 +33,6 @@ from rich.text import Text
 
 from ._common import user_errors
 
-#: option name -> (SampleConfig field or backend option, backends it applies to)
-BACKEND_OPTIONS: dict[str, tuple[str, tuple[str, ...]]] = {
-    "tp": ("tensor_parallel_size", ("vllm",)),
-    "dp": ("data_parallel_size", ("vllm",)),
-    "dtype": ("dtype", ("vllm", "hf")),
-    "max_model_len": ("max_model_len", ("vllm",)),
-    "base_url": ("base_urls", ("openai",)),
-    "api_key": ("api_key", ("openai",)),
-    "concurrency": ("concurrency", ("openai",)),
-    "max_retries": ("max_retries", ("openai",)),
-    "request_timeout": ("timeout_s", ("openai",)),
-    "device": ("device", ("hf",)),
-    "hf_batch_size": ("batch_size", ("hf",)),
-}
 DATASET_OPTIONS = ("problem_field", "answer_field", "id_field")
 
 
@@ -98,6 +92,56 @@ class RichReporter:
         self.progress.stop_task(self.tasks[label])
 
 
+class SampleCommand(click.Command):
+    """``sample``, with ``--backend`` and the backend options read from the backend registry.
+
+    Built when the command is used rather than at import, so a backend registered in
+    :data:`reachscope.core.backends.registry.REGISTRY` needs no edit here.
+    """
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._backend_params: tuple[tuple[Any, ...], list[click.Parameter]] | None = None
+
+    def get_params(self, ctx: click.Context) -> list[click.Parameter]:
+        backend = self._registry_params()
+        out: list[click.Parameter] = []
+        for param in super().get_params(ctx):
+            if param.name == "backend":
+                out.append(backend[0])
+            elif param.name == "quiet":
+                out.extend(backend[1:])
+                out.append(param)
+            else:
+                out.append(param)
+        return out
+
+    def _registry_params(self) -> list[click.Parameter]:
+        """``--backend`` and every backend option, rebuilt only when the registry changed."""
+        key = tuple(REGISTRY.items())
+        if self._backend_params is None or self._backend_params[0] != key:
+            choice = next(p for p in self.params if p.name == "backend")
+            assert isinstance(choice, click.Option)
+            params: list[click.Parameter] = [click.Option(
+                choice.opts, type=click.Choice(backend_names()), default=choice.default,
+                show_default=True, help="Sampling backend: " + "; ".join(
+                    f"{name}, {backend_class(name).description}" for name in backend_names()
+                ) + ".",
+            )]
+            own = {p.name for p in self.params}
+            for cli in cli_options():
+                opt = cli.option
+                if opt.name in own:  # a registry mistake: say so rather than shadow the option
+                    raise RuntimeError(f"backends {'/'.join(cli.backends)} declare {opt.flag}, "
+                                       f"an option of `sample` itself; rename theirs")
+                params.append(click.Option(
+                    [opt.flag], type=opt.type, multiple=opt.multiple, default=None,
+                    envvar=opt.envvar, show_envvar=opt.envvar is not None, help=cli.help,
+                ))
+            self._backend_params = (key, params)
+        return self._backend_params[1]
+
+
 def _load_run_file(path: Path) -> dict[str, Any]:
     try:
         data = tomllib.loads(path.read_text(encoding="utf-8"))
@@ -125,18 +169,10 @@ def build_config(values: dict[str, Any]) -> Any:
     if not values.get("model"):
         raise click.UsageError("missing --model label=path (or `model` in the run file)")
     backend = values["backend"]
-    options: dict[str, Any] = {}
-    for name, (key, backends) in BACKEND_OPTIONS.items():
-        value = values.get(name)
-        if value in (None, (), []):
-            continue
-        if backend not in backends:
-            raise click.UsageError(f"--{name.replace('_', '-')} applies to {'/'.join(backends)}")
-        options[key] = list(value) if isinstance(value, (list, tuple)) else value
-    if backend == "vllm":
-        options.setdefault("seed", values["seed"])
-    if backend == "openai" and "base_urls" not in options:
-        raise click.UsageError("the openai backend needs --base-url")
+    try:
+        options = backend_kwargs(backend, values, int(values["seed"]))
+    except BackendError as exc:  # another backend's option, a missing one, an unknown backend
+        raise click.UsageError(str(exc)) from exc
     return SampleConfig(
         db=Path(values["db"]),
         dataset=str(values["dataset"]),
@@ -161,15 +197,14 @@ def build_config(values: dict[str, Any]) -> Any:
     )
 
 
-@click.command("sample")
+@click.command("sample", cls=SampleCommand)
 @click.option("--config", "run_file", type=click.Path(exists=True, dir_okay=False, path_type=Path),
               help="TOML run file with the same keys as the options (options given win).")
 @click.option("--db", type=click.Path(dir_okay=False, path_type=Path), help="Database file.")
 @click.option("--dataset", help="Shipped dataset name or a JSONL/JSON/CSV/Parquet file.")
 @click.option("--model", "model", multiple=True, metavar="LABEL=PATH",
               help="Model to sample (repeat for several); the label names the run.")
-@click.option("--backend", type=click.Choice(["vllm", "openai", "hf"]), default="vllm",
-              show_default=True)
+@click.option("--backend", default="vllm")  # choices and help: SampleCommand, from the registry
 @click.option("--n", type=click.IntRange(min=1), default=1, show_default=True,
               help="Samples per problem.")
 @click.option("--temperature", type=float, default=0.6, show_default=True)
@@ -193,18 +228,6 @@ def build_config(values: dict[str, Any]) -> Any:
 @click.option("--id-field", default=None, help="User datasets: field with the problem id.")
 @click.option("--dataset-name", default=None,
               help="Name to store a user dataset under (default: the file name's stem).")
-@click.option("--tp", type=int, default=None, help="vllm: tensor parallel size.")
-@click.option("--dp", type=int, default=None, help="vllm: data parallel size.")
-@click.option("--dtype", default=None, help="vllm/hf: model dtype (auto, bfloat16, float32).")
-@click.option("--max-model-len", type=int, default=None, help="vllm: context length.")
-@click.option("--base-url", multiple=True, help="openai: server URL (repeat to balance).")
-@click.option("--api-key", envvar="OPENAI_API_KEY", default=None, show_envvar=True,
-              help="openai: API key.")
-@click.option("--concurrency", type=int, default=None, help="openai: requests in flight.")
-@click.option("--max-retries", type=int, default=None, help="openai: tries after the first.")
-@click.option("--request-timeout", type=float, default=None, help="openai: seconds per request.")
-@click.option("--device", default=None, help="hf: cpu, cuda, cuda:N or auto.")
-@click.option("--hf-batch-size", type=int, default=None, help="hf: sequences per generate call.")
 @click.option("--quiet", "-q", is_flag=True, help="No progress bars.")
 @click.pass_context
 @user_errors
@@ -228,7 +251,6 @@ def sample_command(ctx: click.Context, run_file: Path | None, quiet: bool, **opt
       [model]
       base = "Qwen/Qwen2.5-7B"
     """
-    from reachscope.core.backends import BackendError
     from reachscope.core.datasets import DatasetError
     from reachscope.core.prompts import TemplateError
     from reachscope.core.sampling import SamplingError, run_sampling

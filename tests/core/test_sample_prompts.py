@@ -10,11 +10,11 @@ from reachscope.core.cli import cli
 from reachscope.core.prompts import BUILTIN, QWEN_BOXED, TemplateError, load_template
 from reachscope.core.sampling import (
     SamplingError,
-    _ranges,
     parse_model,
     redact_argv,
     sample_seed,
 )
+from reachscope.core.sampling import index_ranges as _ranges
 
 
 def test_qwen_boxed_is_the_papers_prompt() -> None:
