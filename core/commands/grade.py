@@ -10,6 +10,7 @@ from reachscope.store.runs import get_run, list_runs
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
+from ..answer_clusters import cluster_pending
 from ..graders import GRADER_NAMES, GradingPool, default_workers
 from ..graders.registry import MATH_PROFILES, REGISTRY, grader_for_profile
 from ..grading import count_to_grade, default_grader, grade_run
@@ -27,6 +28,9 @@ from ._common import db_argument, open_existing, user_errors
                    "'math-paper': the Qwen2.5-Math toolkit's rules, to reproduce published "
                    "numbers) or math-verify (grader 'math-verify': its own extraction).")
 @click.option("--regrade", is_flag=True, help="Grade every sample again, not only ungraded ones.")
+@click.option("--cluster-only", is_flag=True,
+              help="Grade nothing; only cluster the stored answers that have no cluster yet "
+                   "(grading does this at its end).")
 @click.option("--workers", type=click.IntRange(1), default=None,
               help="Worker processes (default: the usable CPUs).")
 @click.option("--answer-pattern", metavar="REGEX",
@@ -41,7 +45,8 @@ from ._common import db_argument, open_existing, user_errors
               help="Seconds per comparison (math, default 5) or per program (code, default 5).")
 @user_errors
 def grade_command(db: Path, run_refs: tuple[str, ...], grader: str | None, profile: str | None,
-                  regrade: bool, workers: int | None, answer_pattern: str | None,
+                  regrade: bool, cluster_only: bool, workers: int | None,
+                  answer_pattern: str | None,
                   pattern_timeout: float | None, last_number_fallback: bool,
                   timeout: float | None) -> None:
     """Grade the samples stored in DB without regenerating them.
@@ -49,6 +54,10 @@ def grade_command(db: Path, run_refs: tuple[str, ...], grader: str | None, profi
     Only samples without a grade from the chosen grader are graded, so an interrupted run
     resumes where it stopped. Grades of other graders (an import's upstream scores, another
     profile's verdicts) stay: each profile stores its own grader name.
+
+    At the end, the distinct answers of each problem are clustered with the grader's own
+    equivalence (``1/2``, ``0.5`` and ``\\frac12`` in one cluster), for the report's answer
+    distributions and majority vote.
     """
     conn = open_existing(db, read_only=False)
     runs = [get_run(conn, ref) for ref in run_refs] if run_refs else \
@@ -69,8 +78,14 @@ def grade_command(db: Path, run_refs: tuple[str, ...], grader: str | None, profi
         except ValueError as exc:
             raise click.ClickException(str(exc)) from exc
         with pool:
-            for run in grader_runs:
-                _grade_one(conn, run, pool, regrade, console)
+            if not cluster_only:
+                for run in grader_runs:
+                    _grade_one(conn, run, pool, regrade, console)
+            done = cluster_pending(conn, pool, [r.id for r in grader_runs])  # type: ignore[arg-type]
+            if done.answers:
+                console.print(f"clustered {done.answers} answers of {done.problems} problems "
+                              f"with {name} into {done.new_clusters} new clusters "
+                              f"({done.comparisons} comparisons, {done.seconds:.1f} s)")
 
 
 def _choose_grader(conn: object, run: Run, grader: str | None,

@@ -142,3 +142,11 @@ class Grader(ABC):
     def cacheable(self, verdict: str) -> bool:
         """Whether a unit's verdict may be reused for an equal unit later."""
         return verdict in ("correct", "incorrect")
+
+    def prepare_same_answer(self, key: int, first: str, answer: str) -> GradeResult | Unit:
+        """Whether two extracted answers are the same answer under this grader's equivalence,
+        as `prepare` does for a completion: settled now (verdict ``correct`` means the same) or
+        a unit for a worker's `run_unit`. Used to cluster answers (``first`` is the cluster's
+        first member); graders registered with ``same_answer`` implement it.
+        """
+        raise NotImplementedError(f"grader {self.name!r} has no answer equivalence")

@@ -229,6 +229,19 @@ class MathGrader(Grader):
             return GradeResult(task.key, verdict, shown, None)
         return Unit((reference, answer), (reference, answer), shown)
 
+    def prepare_same_answer(self, key: int, first: str, answer: str) -> GradeResult | Unit:
+        # The grading path with ``first`` as the reference, so equal pairs share cached units.
+        if first == answer:
+            return GradeResult(key, "correct")
+        first_bare, first_percent = strip_percent(first)
+        answer_bare, answer_percent = strip_percent(answer)
+        if first_percent or answer_percent:
+            first, answer = first_bare.strip(), answer_bare.strip()
+        verdict = fast_verdict(first, answer)
+        if verdict is not None:
+            return GradeResult(key, verdict)
+        return Unit((first, answer), (first, answer))
+
     def setup_worker(self) -> None:
         _quiet_math_verify()
         limit_address_space(self.memory_mb)

@@ -85,6 +85,12 @@ class MathVerifyGrader(Grader):
                                  digest_size=16).digest()
         return Unit((reference, digest), (reference, task.completion), None)
 
+    def prepare_same_answer(self, key: int, first: str, answer: str) -> GradeResult | Unit:
+        # math-verify's own reading of the answer, boxed as a completion that states only it.
+        if first == answer:
+            return GradeResult(key, "correct")
+        return Unit(("same", first, answer), (first, _boxed(answer)))
+
     def setup_worker(self) -> None:
         _quiet_math_verify()
         limit_address_space(self.memory_mb)

@@ -309,6 +309,15 @@ class PaperMathGrader(Grader):
             return GradeResult(task.key, "correct" if decided else "incorrect", shown, None)
         return Unit((ref, pred), (ref, pred), shown)
 
+    def prepare_same_answer(self, key: int, first: str, answer: str) -> GradeResult | Unit:
+        # Stored answers are already normalised: compare them as a prediction and a reference.
+        if first == answer:
+            return GradeResult(key, "correct")
+        decided = string_verdict(answer, first)
+        if decided is not None:
+            return GradeResult(key, "correct" if decided else "incorrect")
+        return Unit((first, answer), (first, answer))
+
     def setup_worker(self) -> None:
         limit_address_space(self.memory_mb)
         import latex2sympy2_extended  # noqa: F401  (load sympy and the parser once)

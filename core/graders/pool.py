@@ -72,6 +72,8 @@ class _Batch:
     on_result: Callable[[GradeResult], None] | None
     results: list[GradeResult | None] = field(default_factory=list)
     remaining: int = 0
+    #: Replaces the grader's ``prepare`` for this batch (answer comparisons).
+    prepare: Callable[[GradeTask], GradeResult | Unit] | None = None
 
 
 @dataclass
@@ -206,6 +208,22 @@ class GradingPool:
             pending -= 1
             yield item
 
+    def same_answers(self, pairs: Iterable[tuple[str, str]]) -> list[bool]:
+        """Whether each ``(first, answer)`` pair is the same answer under the grader's own
+        equivalence (``Grader.prepare_same_answer``), in order; blocks until all are known.
+
+        Comparisons that need sympy run in the workers like grading units (and share their
+        cache); a comparison that times out or fails counts as different.
+        """
+        grader = self._grader
+
+        def prepare(task: GradeTask) -> GradeResult | Unit:
+            return grader.prepare_same_answer(task.key, task.reference or "", task.completion)
+
+        tasks = [GradeTask(i, answer, first) for i, (first, answer) in enumerate(pairs)]
+        results = self._submit(tasks, None, prepare).result()
+        return [r.verdict == "correct" for r in results]
+
     def worker_pids(self) -> list[int]:
         """Process ids of the current workers (for monitoring; empty before they start)."""
         return [w.process.pid for w in self._workers]
@@ -213,7 +231,9 @@ class GradingPool:
     # -- parent side --------------------------------------------------------------------------
 
     def _submit(self, tasks: list[GradeTask],
-                on_result: Callable[[GradeResult], None] | None) -> Future[list[GradeResult]]:
+                on_result: Callable[[GradeResult], None] | None,
+                prepare: Callable[[GradeTask], GradeResult | Unit] | None = None,
+                ) -> Future[list[GradeResult]]:
         fut: Future[list[GradeResult]] = Future()
         if not tasks:
             fut.set_result([])
@@ -222,7 +242,7 @@ class GradingPool:
         if self._failure is not None:
             fut.set_exception(self._failure)
             return fut
-        self._inbox.put(_Batch(tasks, fut, on_result, [None] * len(tasks), len(tasks)))
+        self._inbox.put(_Batch(tasks, fut, on_result, [None] * len(tasks), len(tasks), prepare))
         self._wake()
         return fut
 
@@ -297,9 +317,10 @@ class GradingPool:
                 self._accept(batch)
 
     def _accept(self, batch: _Batch) -> None:
+        prepare = batch.prepare or self._grader.prepare
         for i, task in enumerate(batch.tasks):
             try:
-                prepared = self._grader.prepare(task)
+                prepared = prepare(task)
             except Exception as exc:  # noqa: BLE001 - one bad task must not stop the batch
                 prepared = GradeResult(task.key, "error", None, f"{type(exc).__name__}: {exc}")
             if isinstance(prepared, GradeResult):

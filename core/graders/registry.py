@@ -25,6 +25,9 @@ class GraderEntry:
             authority and rejects any other).
         profile: the ``reachscope grade --profile`` value that selects it, if any.
         summary: one line for help texts.
+        same_answer: whether two of its extracted answers can be compared under its own
+            equivalence (the class implements ``Grader.prepare_same_answer``), so that answer
+            clusters follow the grader; without it (code) answers cluster by exact string.
     """
 
     name: str
@@ -34,6 +37,7 @@ class GraderEntry:
     options: tuple[str, ...]
     profile: str | None = None
     summary: str = ""
+    same_answer: bool = False
 
 
 _MATH_LIMITS = ("timeout", "kill_after", "memory_mb")
@@ -42,13 +46,15 @@ REGISTRY: dict[str, GraderEntry] = {
     entry.name: entry for entry in (
         GraderEntry("math", "math", "MathGrader", "math",
                     ("answer_pattern", "last_number_fallback", "pattern_timeout", *_MATH_LIMITS),
-                    "strict", "boxed/phrase extraction, math-verify equivalence (default)"),
+                    "strict", "boxed/phrase extraction, math-verify equivalence (default)",
+                    same_answer=True),
         GraderEntry("math-paper", "paper", "PaperMathGrader", "math",
                     ("answer_pattern", "pattern_timeout", *_MATH_LIMITS),
-                    "paper", "the Qwen2.5-Math toolkit's rules, as in Yue et al. (2025)"),
+                    "paper", "the Qwen2.5-Math toolkit's rules, as in Yue et al. (2025)",
+                    same_answer=True),
         GraderEntry("math-verify", "mathverify", "MathVerifyGrader", "math",
                     _MATH_LIMITS, "math-verify",
-                    "math-verify's own extraction on the whole completion"),
+                    "math-verify's own extraction on the whole completion", same_answer=True),
         GraderEntry("code", "code", "CodeGrader", "code",
                     ("timeout", "memory_mb", "output_bytes", "nproc", "guard", "kill_after",
                      "strict_types"), None,
@@ -60,6 +66,13 @@ REGISTRY: dict[str, GraderEntry] = {
 GRADER_NAMES = tuple(REGISTRY)
 #: ``reachscope grade --profile`` values and the math grader each selects.
 MATH_PROFILES = {e.profile: e.name for e in REGISTRY.values() if e.profile is not None}
+
+
+def compares_answers(name: str) -> bool:
+    """Whether grader ``name`` clusters answers by its own equivalence (False for unknown names,
+    such as an import's ``upstream``)."""
+    entry = REGISTRY.get(name)
+    return entry is not None and entry.same_answer
 
 
 def grader_for_profile(profile: str) -> str:
