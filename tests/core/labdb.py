@@ -1,0 +1,26 @@
+"""A small copy of the demo's lab runs, for scoring tests (never the committed file)."""
+
+from __future__ import annotations
+
+import shutil
+import sqlite3
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+DEMO = ROOT / "sample_db" / "demo.db"
+MODELS = ROOT / "sample_db" / "models"
+
+
+def lab_copy(path: Path, problems: int, per_problem: int) -> Path:
+    """The demo's lab runs cut to their first ``problems`` x ``per_problem`` samples each."""
+    shutil.copy(DEMO, path)
+    conn = sqlite3.connect(path)
+    conn.execute("PRAGMA foreign_keys = ON")
+    keep = ("SELECT id FROM problems WHERE dataset = 'lab-arith' ORDER BY idx LIMIT ?")
+    conn.execute(f"DELETE FROM samples WHERE sample_idx >= ? OR problem_id NOT IN ({keep})",
+                 [per_problem, problems])
+    conn.execute("DELETE FROM runs WHERE dataset <> 'lab-arith'")
+    conn.commit()
+    conn.execute("VACUUM")
+    conn.close()
+    return path
