@@ -21,6 +21,10 @@ BUILTIN: dict[str, str] = {
     "qwen-boxed": QWEN_BOXED,
     "plain": PLACEHOLDER,
     "boxed": "{problem}\nPlease reason step by step, and put your final answer within \\boxed{}.",
+    # The guessability probe of a reasoning review (README, "Reasoning review"): the answer
+    # with no reasoning; sample it with a short --max-tokens (16 or so).
+    "direct": "{problem}\nDo not explain or show any work. Reply with only the final answer, "
+              "within \\boxed{}.",
 }
 
 

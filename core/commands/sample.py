@@ -213,7 +213,8 @@ def build_config(values: dict[str, Any]) -> Any:
 @click.option("--max-tokens", type=click.IntRange(min=1), default=1024, show_default=True)
 @click.option("--seed", type=int, default=0, show_default=True)
 @click.option("--template", default="qwen-boxed", show_default=True,
-              help="Built-in prompt template (qwen-boxed, plain, boxed) or a file with {problem}.")
+              help="Built-in prompt template (qwen-boxed, plain, boxed, direct) or a file "
+                   "with {problem}.")
 @click.option("--chat-template", is_flag=True,
               help="Send the rendered template as a user message through the chat template.")
 @click.option("--limit", type=click.IntRange(min=1), default=None,
