@@ -20,12 +20,13 @@ from reachscope.store import answers as store_answers
 from .answers import cluster_answers
 from .graders import GradingPool
 from .graders.registry import compares_answers
+from .vote_cache import VoteCacheFill, fill_vote_cache
 
 
 @dataclass
 class ClusterSummary:
     """What one `cluster_pending` did: problems and answers clustered, clusters started,
-    comparisons asked of the grader, seconds."""
+    comparisons asked of the grader, seconds, and the maj@k cache fill that followed."""
 
     grader: str
     problems: int = 0
@@ -33,6 +34,7 @@ class ClusterSummary:
     new_clusters: int = 0
     comparisons: int = 0
     seconds: float = 0.0
+    votes: VoteCacheFill | None = None
 
 
 def cluster_pending(db: sqlite_utils.Database, pool: GradingPool,
@@ -40,7 +42,9 @@ def cluster_pending(db: sqlite_utils.Database, pool: GradingPool,
     """Give every stored answer of ``pool``'s grader without a cluster one.
 
     A grader without an answer equivalence (``code``) leaves answers unclustered: readers group
-    them by exact string. Idempotent: a second call finds nothing pending.
+    them by exact string. Idempotent: a second call finds nothing pending. Then the maj@k of
+    every (run, problem) whose clusters (or counts) changed is computed and cached
+    (`vote_cache.fill_vote_cache`), also for a grader without an equivalence.
 
     Args:
         db: a writable database.
@@ -51,6 +55,7 @@ def cluster_pending(db: sqlite_utils.Database, pool: GradingPool,
     grader = pool.grader_name
     summary = ClusterSummary(grader)
     if not compares_answers(grader):
+        summary.votes = fill_vote_cache(db, grader, run_ids)
         return summary
     groups = store_answers.pending_answers(db, grader, run_ids)
     known: list[dict[tuple[str, str], bool]] = [{} for _ in groups]
@@ -93,4 +98,5 @@ def cluster_pending(db: sqlite_utils.Database, pool: GradingPool,
     summary.problems = len(groups)
     summary.answers = len(rows)
     summary.seconds = time.monotonic() - start
+    summary.votes = fill_vote_cache(db, grader, run_ids)
     return summary

@@ -248,19 +248,59 @@ def maj_at_k_matrix(problems: Sequence[AnswerClusters], ks: Sequence[int]) -> Fl
     return out
 
 
+#: A value of t whose hypergeometric probability is below this adds less to maj@k (every tie
+#: weight is <= 1), so it is skipped: all of them together move a result by < n * 1e-30.
+_NEGLIGIBLE = 1e-30
+
+
 @lru_cache(maxsize=4096)
 def _maj_at_k(sizes: tuple[int, ...], correct: tuple[bool, ...], no_answer: int, k: int) -> float:
+    if not any(correct):
+        return 0.0
+    n = sum(sizes) + no_answer
+    if all(correct):
+        # Whichever cluster wins is correct: the vote is wrong only when no sample answered.
+        return 1.0 - _none_answered(no_answer, n, k)
+    pmfs = _PmfTable(k / n)
     # Clusters of the same size and verdict win equally often: compute each kind once.
     kinds = sorted({s for s, ok in zip(sizes, correct) if ok})
     total = 0.0
     for s in kinds:
         target = sizes.index(s)  # any one of them: sizes equal, so the others are symmetric
         count = sum(1 for s2, ok in zip(sizes, correct) if ok and s2 == s)
-        total += count * _win_probability(target, sizes, no_answer, k)
+        total += count * _win_probability(target, sizes, no_answer, k, pmfs)
     return min(float(total), 1.0)
 
 
-def _win_probability(target: int, sizes: tuple[int, ...], no_answer: int, k: int) -> float:
+def _none_answered(no_answer: int, n: int, k: int) -> float:
+    """P(a k-draw from n samples takes only no-answer ones) = C(no_answer, k) / C(n, k)."""
+    if k > no_answer:
+        return 0.0
+    lf = log_factorials(n)
+    return math.exp(lf[no_answer] - lf[no_answer - k] - lf[n] + lf[n - k])
+
+
+class _PmfTable:
+    """Binomial(s, p) pmfs for one p, each computed once and sliced (one maj@k shares them)."""
+
+    def __init__(self, p: float) -> None:
+        self.p = p
+        self._full: dict[int, FloatArray] = {}
+
+    def __call__(self, s: int, upto: int) -> FloatArray:
+        """P(X = x) for X ~ Binomial(s, p), x = 0 .. upto (zero past s); read-only."""
+        full = self._full.get(s)
+        if full is None:
+            full = self._full[s] = _binomial_pmf(s, s, self.p)
+        if upto <= s:
+            return full[:upto + 1]
+        out = np.zeros(upto + 1)
+        out[:s + 1] = full
+        return out
+
+
+def _win_probability(target: int, sizes: tuple[int, ...], no_answer: int, k: int,
+                     pmfs: _PmfTable) -> float:
     """P(cluster ``target`` wins the vote over a k-draw), ties split uniformly.
 
     Condition on the target drawing t >= 1 votes. Every other cluster must draw at most t, and
@@ -269,32 +309,37 @@ def _win_probability(target: int, sizes: tuple[int, ...], no_answer: int, k: int
     count as C(pool, x) (Vandermonde); the others are folded in one at a time over the state
     (b, samples drawn so far). Weights are binomial pmfs with p = k/n: every path has the same
     factor p^k (1-p)^(n-k), so dividing by Binomial(n, p) at k gives the hypergeometric
-    probability, and all intermediate values stay in [0, 1] (no overflow at n = 1024).
+    probability, and all intermediate values stay in [0, 1] (no overflow at n = 1024). A t
+    whose own hypergeometric probability is negligible (`_NEGLIGIBLE`) is skipped.
     """
     n = sum(sizes) + no_answer
-    p = k / n
     own = sizes[target]
     others = sizes[:target] + sizes[target + 1:]
-    own_pmf = _binomial_pmf(own, min(own, k), p)
+    own_pmf = pmfs(own, min(own, k))
+    rest_pmf = pmfs(n - own, k)
+    norm = pmfs(n, k)[k]
     total = 0.0
     for t in range(max(1, k - (n - own)), min(own, k) + 1):
         rest = k - t
+        if own_pmf[t] * rest_pmf[rest] < _NEGLIGIBLE * norm:
+            continue
         pool = no_answer + sum(s for s in others if s < t)
         rivals = [s for s in others if s >= t]
         if pool + t * len(rivals) < rest:
             continue  # the others cannot absorb the rest of the draw while staying <= t
-        ties = _tie_weights(pool, rivals, t, rest, p)
+        ties = _tie_weights(pool, rivals, t, rest, pmfs)
         total += own_pmf[t] * float(ties @ (1.0 / np.arange(1, ties.size + 1)))
-    return total / _binomial_pmf(n, k, p)[k]
+    return total / norm
 
 
-def _tie_weights(pool: int, rivals: list[int], t: int, rest: int, p: float) -> FloatArray:
+def _tie_weights(pool: int, rivals: list[int], t: int, rest: int,
+                 pmfs: _PmfTable) -> FloatArray:
     """Weight of the other clusters drawing ``rest`` samples, each <= t, by ties b at exactly t."""
     rows = min(len(rivals), rest // t) + 1
     w = np.zeros((rows, rest + 1))
-    w[0] = _binomial_pmf(pool, rest, p)
+    w[0] = pmfs(pool, rest)
     for s in rivals:
-        pmf = _binomial_pmf(s, t, p)
+        pmf = pmfs(s, t)
         grown = _convolve_rows(w, pmf[:t])
         if rows > 1:  # (rows > 1 implies t <= rest)
             grown[1:, t:] += pmf[t] * w[:-1, :rest + 1 - t]

@@ -37,6 +37,7 @@ from .metrics import (
     coverage,
     paired_bootstrap,
     pass_at_k_curve,
+    resample_counts,
 )
 
 IntArray = NDArray[np.int64]
@@ -56,8 +57,8 @@ def g_pass_at_k_matrix(n: Sequence[int] | NDArray, c: Sequence[int] | NDArray,
     OpenCompass's float ``np.ceil(k * tau)``.
 
     Summed term by term in log space (never 1 - x), so values near 0 keep their relative
-    precision at n = 1024. Cost: one [len(ks), min(c, max k) + 1] array per distinct (n, c), so
-    a grid of every k up to 1024 takes seconds per run; a log2 grid takes a fraction of that.
+    precision at n = 1024. Cost: per n and k, one [distinct c, min(c, k) + 1] array, so a grid
+    of every k up to 1024 takes about a second per run; a log2 grid a fraction of that.
 
     Args:
         n, c: samples and correct samples per problem ([P]).
@@ -67,15 +68,43 @@ def g_pass_at_k_matrix(n: Sequence[int] | NDArray, c: Sequence[int] | NDArray,
     Returns:
         ``[P, len(ks)]``, NaN where ``k > n``.
     """
+    return _hypergeometric_sums(n, c, ks, [_at_least(ks, tau)])[0]
+
+
+def _at_least(ks: Sequence[int] | NDArray,
+              tau: float | Fraction) -> Callable[[IntArray, IntArray], FloatArray]:
+    """The G-Pass@k_tau weight: 1 where j >= max(ceil(tau k), 1) (thresholds computed once)."""
     t = tau if isinstance(tau, Fraction) else Fraction(str(tau))
     if not 0 <= t <= 1:
         raise ValueError("tau must be in [0, 1]")
+    need = {int(kk): max(math.ceil(t * int(kk)), 1) for kk in np.asarray(ks).tolist()}
 
     def at_least(k: IntArray, j: IntArray) -> FloatArray:
-        m = np.array([max(math.ceil(t * int(kk)), 1) for kk in k[:, 0]])[:, None]
+        m = np.array([need[kk] for kk in k[:, 0].tolist()])[:, None]
         return (j >= m).astype(np.float64)
 
-    return _hypergeometric_sums(n, c, ks, at_least)
+    return at_least
+
+
+@dataclass
+class StabilityMatrices:
+    """pass^k, mG-Pass@k and G-Pass@k_tau per problem ``[P, len(ks)]`` (see
+    `stability_matrices`)."""
+
+    pass_pow_k: FloatArray
+    mg_pass_at_k: FloatArray
+    g_pass_at_k: dict[float, FloatArray]
+
+
+def stability_matrices(n: Sequence[int] | NDArray, c: Sequence[int] | NDArray,
+                       ks: Sequence[int] | NDArray,
+                       taus: Sequence[float]) -> StabilityMatrices:
+    """`pass_pow_k_matrix`, `mg_pass_at_k_matrix` and `g_pass_at_k_matrix` for each tau at
+    once: the same values, from one hypergeometric pmf per distinct (n, c) instead of one per
+    metric."""
+    weights = [_at_least(ks, 1), _above_half, *(_at_least(ks, t) for t in taus)]
+    pow_k, mg, *g = _hypergeometric_sums(n, c, ks, weights)
+    return StabilityMatrices(pow_k, mg, dict(zip(taus, g)))
 
 
 def pass_pow_k_matrix(n: Sequence[int] | NDArray, c: Sequence[int] | NDArray,
@@ -99,17 +128,21 @@ def mg_pass_at_k_matrix(n: Sequence[int] | NDArray, c: Sequence[int] | NDArray,
     Returns:
         ``[P, len(ks)]``, NaN where ``k > n``.
     """
-    def above_half(k: IntArray, j: IntArray) -> FloatArray:
-        half = (k + 1) // 2
-        return 2.0 * np.maximum(j - half, 0) / k
+    return _hypergeometric_sums(n, c, ks, [_above_half])[0]
 
-    return _hypergeometric_sums(n, c, ks, above_half)
+
+def _above_half(k: IntArray, j: IntArray) -> FloatArray:
+    """The mG-Pass@k weight: (2/k) max(j - ceil(k/2), 0)."""
+    half = (k + 1) // 2
+    return 2.0 * np.maximum(j - half, 0) / k
 
 
 def _hypergeometric_sums(n: Sequence[int] | NDArray, c: Sequence[int] | NDArray,
                          ks: Sequence[int] | NDArray,
-                         weight: Callable[[IntArray, IntArray], FloatArray]) -> FloatArray:
-    """sum_j weight(k, j) P(X = j), X ~ Hypergeometric(n, c, k), per problem and k."""
+                         weights: Sequence[Callable[[IntArray, IntArray], FloatArray]],
+                         ) -> list[FloatArray]:
+    """sum_j weight(k, j) P(X = j), X ~ Hypergeometric(n, c, k), per problem and k, for each
+    weight (one pmf per distinct (n, c) serves them all)."""
     n_arr = np.asarray(n, dtype=np.int64)
     c_arr = np.asarray(c, dtype=np.int64)
     k_arr = np.asarray(ks, dtype=np.int64)
@@ -117,28 +150,31 @@ def _hypergeometric_sums(n: Sequence[int] | NDArray, c: Sequence[int] | NDArray,
         raise ValueError("n and c must be 1-D arrays of the same length")
     if np.any(c_arr < 0) or np.any(c_arr > n_arr) or (k_arr.size and k_arr.min() < 1):
         raise ValueError("need 0 <= c <= n for every problem and k >= 1")
-    out = np.full((n_arr.size, k_arr.size), math.nan)
-    rows: dict[tuple[int, int], list[int]] = {}
-    for i, pair in enumerate(zip(n_arr.tolist(), c_arr.tolist())):
-        rows.setdefault(pair, []).append(i)
-    for (nn, cc), where in rows.items():
-        valid = np.flatnonzero(k_arr <= nn)
-        if valid.size:
-            k = k_arr[valid][:, None]
-            j = np.arange(min(cc, int(k.max())) + 1)[None, :]
-            terms = weight(k, j) * _hypergeometric_pmf(nn, cc, k, j)
-            out[np.ix_(np.asarray(where), valid)] = terms.sum(axis=1)
-    return out
+    outs = [np.full((n_arr.size, k_arr.size), math.nan) for _ in weights]
+    for nn in np.unique(n_arr).tolist():
+        rows = np.flatnonzero(n_arr == nn)
+        cs, inverse = np.unique(c_arr[rows], return_inverse=True)
+        # One k at a time over every distinct c of this n: j only runs to min(k, max c).
+        for col in np.flatnonzero(k_arr <= nn).tolist():
+            k = k_arr[col:col + 1][:, None]
+            j = np.arange(min(int(cs.max()), int(k_arr[col])) + 1)[None, :]
+            pmf = _hypergeometric_pmf(nn, cs, int(k_arr[col]), j[0])
+            for out, weight in zip(outs, weights):
+                out[rows, col] = (weight(k, j) * pmf).sum(axis=1)[inverse]
+    return outs
 
 
-def _hypergeometric_pmf(n: int, c: int, k: IntArray, j: IntArray) -> FloatArray:
-    """C(c, j) C(n-c, k-j) / C(n, k) on the grid k [K, 1] x j [1, J], 0 where impossible."""
+def _hypergeometric_pmf(n: int, c: IntArray, k: int, j: IntArray) -> FloatArray:
+    """C(c, j) C(n-c, k-j) / C(n, k) for each c [C] and j [J]: ``[C, J]``, 0 where impossible
+    (j > c among them)."""
     lf = log_factorials(n)
-    wrong = n - c
-    kj = k - j
-    ok = (kj >= 0) & (kj <= wrong)
+    cc = c[:, None]
+    wrong = n - cc
+    jj = np.minimum(j[None, :], cc)
+    kj = k - jj
+    ok = (j[None, :] <= cc) & (kj >= 0) & (kj <= wrong)
     kj = np.clip(kj, 0, wrong)  # in range for the lookups; the impossible terms are set to 0
-    log = (lf[c] - lf[j] - lf[c - j]) + (lf[wrong] - lf[kj] - lf[wrong - kj]) \
+    log = (lf[cc] - lf[jj] - lf[cc - jj]) + (lf[wrong] - lf[kj] - lf[wrong - kj]) \
         - (lf[n] - lf[k] - lf[n - k])
     log[~ok] = -np.inf
     return np.exp(log)
@@ -526,16 +562,52 @@ def paired_bootstrap_statistic(
     p = va.shape[0]
     if va.shape[:1] != vb.shape[:1] or p == 0:
         raise ValueError("need two aligned, non-empty per-problem arrays")
-    rng = np.random.default_rng(seed)
-    counts = rng.multinomial(p, np.full(p, 1.0 / p), size=resamples)
+    counts = resample_counts(p, resamples, seed)
     values = [_defined(statistic(va[idx], vb[idx]))
               for idx in (np.repeat(np.arange(p), row) for row in counts)]
+    return _percentile_interval(_defined(statistic(va, vb)), values, level)
+
+
+def paired_bootstrap_sums(
+    columns: Sequence[Any] | NDArray, statistic: Callable[[tuple[int, ...]], float | None],
+    resamples: int = 1000, level: float = 0.95, seed: int = 0,
+) -> StatisticInterval:
+    """`paired_bootstrap_statistic` for a statistic of per-problem integer column sums.
+
+    Where the statistic only needs sums over problems of a few integer (or boolean) columns
+    (support dynamics: counts of solved-by-both, by one, by neither), a replicate's sums are
+    its row of problem counts times ``columns``: one matrix product instead of a resampled copy
+    of the arrays per replicate. The replicates and so the interval are the same as
+    `paired_bootstrap_statistic` with the same seed and the equivalent statistic.
+
+    Args:
+        columns: ``[P, m]`` integer values per problem (the pair's values, combined as needed).
+        statistic: called with the m column sums (ints) of a replicate, and of the sample.
+        resamples, level, seed: as metrics.paired_bootstrap.
+    """
+    cols = np.asarray(columns).astype(np.int64)
+    p = cols.shape[0] if cols.ndim == 2 else 0
+    if p == 0:
+        raise ValueError("need a non-empty [P, m] array of per-problem columns")
+    sums = resample_counts(p, resamples, seed) @ cols
+    memo: dict[tuple[int, ...], float] = {}
+    values = []
+    for row in map(tuple, sums.tolist()):
+        value = memo.get(row)
+        if value is None:
+            value = memo[row] = _defined(statistic(row))
+        values.append(value)
+    whole = tuple(int(x) for x in cols.sum(axis=0))
+    return _percentile_interval(_defined(statistic(whole)), values, level)
+
+
+def _percentile_interval(estimate: float, values: list[float], level: float) -> StatisticInterval:
+    """The percentile interval of the replicates' values; NaN ones are undefined, left out."""
     kept = np.array([v for v in values if not math.isnan(v)])
     alpha = (1.0 - level) / 2.0
     low, high = (np.quantile(kept, [alpha, 1.0 - alpha]).tolist() if kept.size
                  else [math.nan, math.nan])
-    return StatisticInterval(_defined(statistic(va, vb)), low, high, level, resamples,
-                             resamples - kept.size)
+    return StatisticInterval(estimate, low, high, level, len(values), len(values) - kept.size)
 
 
 def _defined(value: float | None) -> float:

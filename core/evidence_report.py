@@ -36,14 +36,13 @@ from .evidence import (
     accuracy_transitions,
     budget_differences,
     detection_floor,
-    g_pass_at_k_matrix,
-    mg_pass_at_k_matrix,
     paired_bootstrap_mean,
-    paired_bootstrap_statistic,
-    pass_pow_k_matrix,
+    paired_bootstrap_sums,
     sampling_efficiency_gap,
+    stability_matrices,
 )
 from .metrics import BootstrapResult, FloatArray
+from .vote_cache import clusters_of, maj_matrix
 
 #: G-Pass@k thresholds reported (OpenCompass's).
 TAUS = (0.25, 0.5, 0.75, 1.0)
@@ -83,10 +82,8 @@ def load_run_answers(db: sqlite_utils.Database, counts: RunCounts, key: str) -> 
     clusters, truncation = [], []
     for pid in pids:
         rows = by_problem[pid]
-        named = [r for r in rows if r.answer != store_answers.NO_ANSWER]
         missing = [r for r in rows if r.answer == store_answers.NO_ANSWER]
-        clusters.append(AnswerClusters(tuple(r.n for r in named), tuple(r.c > 0 for r in named),
-                                       sum(r.n for r in missing)))
+        clusters.append(clusters_of(rows))
         truncation.append(TruncationCounts(
             samples=sum(r.n for r in rows), truncated=sum(r.truncated for r in rows),
             incorrect=sum(r.n - r.c for r in rows),
@@ -118,6 +115,8 @@ class RunEvidence:
     mg_pass_at_k: FloatArray
     g_pass_at_k: dict[float, FloatArray]
     truncation: TruncationCounts
+    maj_cached: int = 0
+    maj_computed: int = 0
 
 
 @dataclass
@@ -163,37 +162,40 @@ def _nanmean(values: list[float]) -> float:
     return math.fsum(kept) / len(kept) if kept else math.nan
 
 
-def run_evidence(ra: RunAnswers, rc: RunCounts, ks: list[int]) -> tuple[RunEvidence, FloatArray]:
-    """One run's evidence on ``ks``, and its per-problem maj@k matrix (for pair intervals)."""
-    maj = maj_at_k_matrix(ra.clusters, ks)
+def run_evidence(ra: RunAnswers, rc: RunCounts, ks: list[int],
+                 maj: FloatArray | None = None) -> tuple[RunEvidence, FloatArray]:
+    """One run's evidence on ``ks``, and its per-problem maj@k matrix (for pair intervals).
+
+    Args:
+        maj: the per-problem maj@k on ``ks`` where the caller has it (`vote_cache.maj_matrix`);
+            computed here otherwise.
+    """
+    if maj is None:
+        maj = maj_at_k_matrix(ra.clusters, ks)
     dist = ra.distributions
+    stab = stability_matrices(rc.n, rc.c, ks, TAUS)
     ev = RunEvidence(
         key=ra.key, answers=ra, ks=ks,
         mean_entropy=mean_entropy(dist), mean_normalized_entropy=mean_entropy(dist, True),
         mean_distinct=_nanmean([float(d.distinct) for d in dist if d.answered]),
         mean_mode_share=_nanmean([d.mode_share for d in dist]),
         cons_at_n=_nanmean([float(d.mode_correct) for d in dist if d.mode_correct is not None]),
-        maj_at_k=_mean(maj), pass_pow_k=_mean(pass_pow_k_matrix(rc.n, rc.c, ks)),
-        mg_pass_at_k=_mean(mg_pass_at_k_matrix(rc.n, rc.c, ks)),
-        g_pass_at_k={t: _mean(g_pass_at_k_matrix(rc.n, rc.c, ks, t)) for t in TAUS},
+        maj_at_k=_mean(maj), pass_pow_k=_mean(stab.pass_pow_k),
+        mg_pass_at_k=_mean(stab.mg_pass_at_k),
+        g_pass_at_k={t: _mean(m) for t, m in stab.g_pass_at_k.items()},
         truncation=ra.total_truncation(),
     )
     return ev, maj
 
 
-def _support_statistic(name: str):  # noqa: ANN202 - a closure over the metric name
-    def statistic(base: np.ndarray, other: np.ndarray) -> float | None:
-        both = int(np.count_nonzero(base & other))
-        only_other = int(np.count_nonzero(other & ~base))
-        only_base = int(np.count_nonzero(base & ~other))
-        dyn = SupportDynamics(both, only_other, only_base, base.size - both - only_other
-                              - only_base)
+def _support_statistic(name: str, problems: int):  # noqa: ANN202 - a closure over the name
+    """SRR, NDR, SDS or NSCR from a replicate's (both, only other, only base) solved counts."""
+    def statistic(sums: tuple[int, ...]) -> float | None:
+        both, only_other, only_base = sums
+        dyn = SupportDynamics(both, only_other, only_base,
+                              problems - both - only_other - only_base)
         return getattr(dyn, name)  # type: ignore[no-any-return]
     return statistic
-
-
-def _cw_statistic(base_c: np.ndarray, other_wrong_mode: np.ndarray) -> float:
-    return float(np.mean((base_c > 0) & other_wrong_mode))
 
 
 def pair_evidence(base: tuple[RunAnswers, RunCounts, FloatArray],
@@ -229,16 +231,19 @@ def pair_evidence(base: tuple[RunAnswers, RunCounts, FloatArray],
     odist = pick(oa.problem_ids, oa.distributions, answered)
     cw = confidently_wrong(answered, odist, [int(x) for x in bcc]) if answered else None
     if resamples > 0:
+        cells = np.stack([solved_b & solved_o, solved_o & ~solved_b, solved_b & ~solved_o],
+                         axis=1)
         for name in ("srr", "ndr", "sds", "nscr"):
-            intervals[name] = paired_bootstrap_statistic(
-                solved_b, solved_o, _support_statistic(name), resamples=resamples, seed=seed)
+            intervals[name] = paired_bootstrap_sums(
+                cells, _support_statistic(name, len(shared)), resamples=resamples, seed=seed)
         gap_ci = paired_bootstrap_mean(metrics.pass_at_k_matrix(on, occ, [1])[:, 0],
                                        metrics.pass_at_k_matrix(bn, bcc, [k])[:, 0],
                                        resamples=resamples, seed=seed)
     if resamples > 0 and answered:
         wrong_mode = np.array([d.mode_correct == 0 for d in odist])
-        cw_ci = paired_bootstrap_statistic(bcc, wrong_mode, _cw_statistic,
-                                           resamples=resamples, seed=seed)
+        cw_ci = paired_bootstrap_sums(((bcc > 0) & wrong_mode)[:, None],
+                                      lambda sums: sums[0] / len(answered),
+                                      resamples=resamples, seed=seed)
         bent = np.array([d.entropy for d in pick(ba.problem_ids, ba.distributions, answered)])
         oent = np.array([d.entropy for d in odist])
         both = ~np.isnan(bent) & ~np.isnan(oent)
@@ -277,7 +282,9 @@ def evidence(db: sqlite_utils.Database, counts: list[RunCounts], keys: list[str]
     loaded = []
     for rc, key in zip(counts, keys):
         ra = load_run_answers(db, rc, key)
-        ev, maj = run_evidence(ra, rc, ks)
+        votes = maj_matrix(db, rc.run.id, rc.grader, ra.problem_ids, ra.clusters, ks)
+        ev, maj = run_evidence(ra, rc, ks, votes.values)
+        ev.maj_cached, ev.maj_computed = votes.cached, votes.computed
         out.runs.append(ev)
         loaded.append((ra, rc, maj))
         if not ra.problem_ids:
@@ -286,6 +293,10 @@ def evidence(db: sqlite_utils.Database, counts: list[RunCounts], keys: list[str]
         elif ra.unclustered:
             out.notes.append(f"{key}: {ra.unclustered} answers not clustered yet (grouped by "
                              "exact string; `reachscope grade --cluster-only` clusters them)")
+        if ev.maj_computed:
+            out.notes.append(f"{key}: maj@k of {ev.maj_computed} (problem, k) not cached, "
+                             "computed for this report (`reachscope grade --cluster-only` "
+                             "caches them)")
     for i in range(1, len(counts)):
         if counts[i].run.dataset != counts[0].run.dataset:
             continue

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from functools import lru_cache
 
 import numpy as np
 from numpy.typing import NDArray
@@ -122,6 +123,18 @@ class BootstrapResult:
     resamples: int
 
 
+@lru_cache(maxsize=8)
+def resample_counts(p: int, resamples: int, seed: int) -> NDArray[np.int64]:
+    """How often each of ``p`` problems is drawn in each bootstrap replicate: ``[resamples, p]``.
+
+    A multinomial draw from ``np.random.default_rng(seed)``; every bootstrap of a report draws
+    the same replicates for the same seed, so they are drawn once (read-only, cached).
+    """
+    counts = np.random.default_rng(seed).multinomial(p, np.full(p, 1.0 / p), size=resamples)
+    counts.flags.writeable = False
+    return counts
+
+
 def paired_bootstrap(
     matrix_a: FloatArray, matrix_b: FloatArray, ks: Sequence[int], resamples: int = 1000,
     level: float = 0.95, seed: int = 0,
@@ -140,16 +153,14 @@ def paired_bootstrap(
         raise ValueError("paired bootstrap needs both runs on the same problems and k grid")
     diff = matrix_b - matrix_a
     p = diff.shape[0]
-    rng = np.random.default_rng(seed)
     # Multinomial weights instead of index resampling: one [R, P] @ [P, K] product, never an
     # [R, P, K] array.
-    weights = rng.multinomial(p, np.full(p, 1.0 / p), size=resamples).astype(np.float64) / p
+    weights = resample_counts(p, resamples, seed).astype(np.float64) / p
     reps = weights @ np.nan_to_num(diff, nan=0.0)
     reps[:, np.isnan(diff).any(axis=0)] = np.nan
     alpha = (1.0 - level) / 2.0
     with np.errstate(invalid="ignore"):
-        low = np.quantile(reps, alpha, axis=0)
-        high = np.quantile(reps, 1.0 - alpha, axis=0)
+        low, high = np.quantile(reps, [alpha, 1.0 - alpha], axis=0)  # one partition for both
     return BootstrapResult(list(ks), diff.mean(axis=0), low, high, level, resamples)
 
 

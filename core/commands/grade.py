@@ -30,7 +30,7 @@ from ._common import db_argument, open_existing, user_errors
 @click.option("--regrade", is_flag=True, help="Grade every sample again, not only ungraded ones.")
 @click.option("--cluster-only", is_flag=True,
               help="Grade nothing; only cluster the stored answers that have no cluster yet "
-                   "(grading does this at its end).")
+                   "and cache maj@k where it is missing (grading does this at its end).")
 @click.option("--workers", type=click.IntRange(1), default=None,
               help="Worker processes (default: the usable CPUs).")
 @click.option("--answer-pattern", metavar="REGEX",
@@ -57,7 +57,8 @@ def grade_command(db: Path, run_refs: tuple[str, ...], grader: str | None, profi
 
     At the end, the distinct answers of each problem are clustered with the grader's own
     equivalence (``1/2``, ``0.5`` and ``\\frac12`` in one cluster), for the report's answer
-    distributions and majority vote.
+    distributions and majority vote, and maj@k is computed and cached for the problems whose
+    answers changed.
     """
     conn = open_existing(db, read_only=False)
     runs = [get_run(conn, ref) for ref in run_refs] if run_refs else \
@@ -86,6 +87,9 @@ def grade_command(db: Path, run_refs: tuple[str, ...], grader: str | None, profi
                 console.print(f"clustered {done.answers} answers of {done.problems} problems "
                               f"with {name} into {done.new_clusters} new clusters "
                               f"({done.comparisons} comparisons, {done.seconds:.1f} s)")
+            if done.votes is not None and done.votes.problems:
+                console.print(f"cached maj@k of {done.votes.problems} problems "
+                              f"({done.votes.values} values, {done.votes.seconds:.1f} s)")
 
 
 def _choose_grader(conn: object, run: Run, grader: str | None,

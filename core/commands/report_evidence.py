@@ -72,6 +72,8 @@ def _run_json(ev: RunEvidence) -> dict[str, Any]:
         "mean_mode_share": _num(ev.mean_mode_share),
         "cons_at_n": _num(ev.cons_at_n),
         "maj_at_k": _curve(ev.ks, ev.maj_at_k), "pass_pow_k": _curve(ev.ks, ev.pass_pow_k),
+        # Per-problem maj@k values read from the store's cache, and computed for this report.
+        "maj_at_k_values": {"cached": ev.maj_cached, "computed": ev.maj_computed},
         "mg_pass_at_k": _curve(ev.ks, ev.mg_pass_at_k),
         "g_pass_at_k": {str(tau): _curve(ev.ks, c) for tau, c in ev.g_pass_at_k.items()},
         "truncation": {

@@ -72,6 +72,8 @@ def run_sampling(
                 outcomes.append(outcome)
                 _sample_model(db, config, dataset_name, unique, template, model, pool,
                               reporter, outcome, backend)
+                if pool is not None:
+                    _cluster_answers(db, pool, outcome)
             if pool is not None:
                 pool.close()
         except BaseException:
@@ -83,6 +85,20 @@ def run_sampling(
         return outcomes
     finally:
         db.close()
+
+
+def _cluster_answers(db: sqlite_utils.Database, pool: Any, outcome: ModelOutcome) -> None:
+    """Cluster the model's answers and cache its maj@k, as `reachscope grade` does at its end
+    (a failure is the outcome's: the samples and grades are stored, `grade --cluster-only`
+    redoes this)."""
+    from ..answer_clusters import cluster_pending
+
+    if outcome.run_id is None:
+        return
+    try:
+        cluster_pending(db, pool, [outcome.run_id])
+    except Exception as exc:  # noqa: BLE001 - recorded, the run itself is complete
+        outcome.grade_errors.append(f"clustering answers: {exc}")
 
 
 def _open_pool(grader: str, config: SampleConfig) -> Any:

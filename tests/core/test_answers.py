@@ -214,3 +214,14 @@ def test_maj_at_k_ignores_cluster_order() -> None:
     a = an.AnswerClusters((3, 1, 2), (False, True, True), 1)
     b = an.AnswerClusters((2, 3, 1), (True, False, True), 1)
     assert [an.maj_at_k(a, k) for k in range(1, 8)] == [an.maj_at_k(b, k) for k in range(1, 8)]
+
+
+@pytest.mark.parametrize("clusters", [
+    an.AnswerClusters((3, 1, 2), (True, True, True), 3),  # every cluster correct: shortcut
+    an.AnswerClusters((5,), (True,), 2),                  # one correct cluster: shortcut
+    an.AnswerClusters((2, 3), (False, False), 1),         # none correct: 0
+])
+def test_maj_at_k_shortcuts_match_brute_force(clusters: an.AnswerClusters) -> None:
+    for k in range(1, clusters.n + 1):
+        assert an.maj_at_k(clusters, k) == pytest.approx(float(brute_maj(clusters, k)),
+                                                         abs=1e-15)

@@ -338,3 +338,28 @@ def test_bootstrap_rejects_unaligned() -> None:
         ev.paired_bootstrap_statistic([1.0], [1.0, 2.0], lambda x, y: 0.0)
     with pytest.raises(ValueError):
         ev.paired_bootstrap_mean([], [])
+
+
+def test_bootstrap_of_sums_equals_the_general_bootstrap() -> None:
+    rng = np.random.default_rng(4)
+    base, rl = rng.random(60) < 0.4, rng.random(60) < 0.5
+    cells = np.stack([base & rl, rl & ~base, base & ~rl], axis=1)
+    for name in ("srr", "ndr", "sds", "nscr"):
+        def general(x: np.ndarray, y: np.ndarray, name: str = name) -> float | None:
+            return getattr(ev.support_dynamics(x, y), name)  # type: ignore[no-any-return]
+
+        def of_sums(s: tuple[int, ...], name: str = name) -> float | None:
+            return getattr(ev.SupportDynamics(s[0], s[1], s[2], 60 - sum(s)), name)  # type: ignore[no-any-return]
+
+        want = ev.paired_bootstrap_statistic(base, rl, general, resamples=300, seed=6)
+        assert ev.paired_bootstrap_sums(cells, of_sums, resamples=300, seed=6) == want
+
+
+def test_stability_matrices_equal_the_single_metrics() -> None:
+    n, c, ks = [16, 16, 9, 16, 5], [0, 7, 9, 7, 2], [1, 2, 4, 8, 16]
+    got = ev.stability_matrices(n, c, ks, (0.25, 0.5, 1.0))
+    np.testing.assert_allclose(got.pass_pow_k, ev.pass_pow_k_matrix(n, c, ks), rtol=1e-15)
+    np.testing.assert_allclose(got.mg_pass_at_k, ev.mg_pass_at_k_matrix(n, c, ks), rtol=1e-15)
+    for tau, m in got.g_pass_at_k.items():
+        np.testing.assert_allclose(m, ev.g_pass_at_k_matrix(n, c, ks, tau), rtol=1e-15)
+    assert np.isnan(got.pass_pow_k[2, 4]) and np.isnan(got.mg_pass_at_k[4, 3])

@@ -52,6 +52,9 @@ def test_sample_grade_store_and_resume(tmp_path: Path, math_file: Path, tiny_mod
             "SELECT count(*) FROM grades g JOIN samples s ON s.id = g.sample_id"
         ).fetchone()[0]
         totals = conn.execute("SELECT sum(n) FROM counts").fetchone()[0]
+        # Each model's answers clustered and its maj@k cached (k = 1, 2) when it finished.
+        maj = conn.execute("SELECT count(*), max(k) FROM maj_at_k").fetchone()
+    assert tuple(maj) == (12, 2)
     assert set(runs) == {"base", "rl"}
     run = runs["base"]
     assert run["status"] == "finished" and run["finished_at"]
@@ -71,10 +74,12 @@ def test_sample_grade_store_and_resume(tmp_path: Path, math_file: Path, tiny_mod
         ids = [r[0] for r in conn.execute("SELECT id FROM samples ORDER BY id")]
         idx = sorted(r[0] for r in conn.execute("SELECT DISTINCT sample_idx FROM samples"))
         graded = conn.execute("SELECT count(*) FROM grades").fetchone()[0]
+        maj = conn.execute("SELECT count(*), max(k) FROM maj_at_k").fetchone()
         prov = json.loads(conn.execute(
             "SELECT provenance FROM runs WHERE label = 'base'").fetchone()[0])
     assert ids[: len(first_ids)] == first_ids and idx == [0, 1, 2]
     assert graded == 18 and len(prov["sessions"]) == 2
+    assert tuple(maj) == (18, 3)  # the new grades dropped the old values; k = 1, 2, 3 now
 
     # A third time: nothing to do.
     _sample(db, math_file, tiny_model, "--n", "3", "--limit", "3")
