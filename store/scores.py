@@ -120,20 +120,28 @@ _NOT_SCORED = (" AND NOT EXISTS (SELECT 1 FROM scores c WHERE c.sample_id = s.id
                "AND c.scorer_id = ?)")
 
 
-def count_to_score(db: sqlite_utils.Database, run_id: int, scorer_id: int) -> int:
-    """Samples of a run that the scorer has not scored."""
-    return int(db.execute(f"SELECT count(*) FROM samples s WHERE s.run_id = ?{_NOT_SCORED}",
-                          [run_id, scorer_id]).fetchone()[0])
+def count_to_score(db: sqlite_utils.Database, run_id: int, scorer_id: int,
+                   first: int | None = None) -> int:
+    """Samples of a run that the scorer has not scored (with ``first``: of sample index < first)."""
+    return int(db.execute(
+        f"SELECT count(*) FROM samples s WHERE s.run_id = ? AND s.sample_idx < ?{_NOT_SCORED}",
+        [run_id, _index_bound(first), scorer_id]).fetchone()[0])
+
+
+def _index_bound(first: int | None) -> int:
+    return (1 << 62) if first is None else first
 
 
 def samples_to_score(db: sqlite_utils.Database, run_id: int, scorer_id: int, after: int,
-                     limit: int) -> list[tuple[int, int, str]]:
-    """``(sample id, problem id, text)`` not yet scored, one keyset page (ids above ``after``)."""
+                     limit: int, first: int | None = None) -> list[tuple[int, int, str]]:
+    """``(sample id, problem id, text)`` not yet scored, one keyset page (ids above ``after``);
+    with ``first``, only samples whose index is below it."""
     return [
         (int(sid), int(pid), str(text))
         for sid, pid, text in db.execute(
             f"SELECT s.id, s.problem_id, s.text FROM samples s WHERE s.run_id = ? AND s.id > ?"
-            f"{_NOT_SCORED} ORDER BY s.id LIMIT ?", [run_id, after, scorer_id, limit])
+            f" AND s.sample_idx < ?{_NOT_SCORED} ORDER BY s.id LIMIT ?",
+            [run_id, after, _index_bound(first), scorer_id, limit])
     ]
 
 

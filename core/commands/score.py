@@ -56,13 +56,16 @@ from ._common import db_argument, open_existing, user_errors
               show_default=True, help="Report format.")
 @click.option("--grader", help="Grader whose verdicts split the report (default: each run's "
                                "primary).")
+@click.option("--first", type=click.IntRange(min=1), default=None,
+              help="Score only the first N samples of each problem (sample index < N), e.g. "
+                   "a subset of a large run; a later run without it scores the rest.")
 @click.option("--quiet", is_flag=True, help="No progress bar.")
 @user_errors
 def score_command(db: Path, more_runs: tuple[str, ...], scorer_specs: tuple[str, ...],
                   run_refs: tuple[str, ...], backend: str, template: str | None,
                   device: str | None, dtype: str | None, hf_batch_size: int | None,
                   batch_size: int, show_report: bool, fmt: str, grader: str | None,
-                  quiet: bool) -> None:
+                  first: int | None, quiet: bool) -> None:
     """Score the samples stored in DB under scorer models (log-probability of each completion
     given the exact prompt that produced it), or report the scores with --report.
 
@@ -81,7 +84,7 @@ def score_command(db: Path, more_runs: tuple[str, ...], scorer_specs: tuple[str,
     if scorer_specs:
         try:
             _score(conn, runs, scorer_specs, backend, template, batch_size, quiet,
-                   {"device": device, "dtype": dtype, "batch_size": hf_batch_size})
+                   {"device": device, "dtype": dtype, "batch_size": hf_batch_size}, first)
         except ScoringError as exc:
             raise click.ClickException(str(exc)) from exc
     if show_report:
@@ -91,7 +94,7 @@ def score_command(db: Path, more_runs: tuple[str, ...], scorer_specs: tuple[str,
 
 def _score(conn: sqlite_utils.Database, runs: list[Run], specs: tuple[str, ...], backend: str,
            template: str | None, batch_size: int, quiet: bool,
-           options: dict[str, Any]) -> None:
+           options: dict[str, Any], first: int | None) -> None:
     console = Console(stderr=True)
     recipes = {run.id: run_prompt(run, template) for run in runs}  # fail before loading models
     if backend != "hf":
@@ -104,7 +107,7 @@ def _score(conn: sqlite_utils.Database, runs: list[Run], specs: tuple[str, ...],
                 scorer_id = store_scores.ensure_scorer(conn, model.label, model.path, backend,
                                                        scorer.provenance())
             for run in runs:
-                total = count_to_score(conn, run, scorer_id)
+                total = count_to_score(conn, run, scorer_id, first)
                 if total == 0:
                     console.print(f"{run.ref}: every sample has a {model.label} score")
                     continue
@@ -119,7 +122,8 @@ def _score(conn: sqlite_utils.Database, runs: list[Run], specs: tuple[str, ...],
                         progress.advance(t, n)
 
                     summary = score_run(conn, run, scorer, model.label, scorer_id,
-                                        recipes[run.id], batch_size, progress=advance)
+                                        recipes[run.id], batch_size, progress=advance,
+                                        first=first)
                 rate = summary.tokens / summary.seconds if summary.seconds else 0.0
                 failed = f", {summary.failed} could not be scored" if summary.failed else ""
                 console.print(f"{summary.run}: scored {summary.scored} samples under "

@@ -32,14 +32,16 @@ class ScoreSummary:
     seconds: float = 0.0
 
 
-def count_to_score(db: sqlite_utils.Database, run: Run, scorer_id: int) -> int:
-    """Samples of ``run`` without a score from the scorer."""
-    return store_scores.count_to_score(db, run.id, scorer_id)
+def count_to_score(db: sqlite_utils.Database, run: Run, scorer_id: int,
+                   first: int | None = None) -> int:
+    """Samples of ``run`` without a score from the scorer (of index < ``first`` if given)."""
+    return store_scores.count_to_score(db, run.id, scorer_id, first)
 
 
 def score_run(db: sqlite_utils.Database, run: Run, scorer: Scorer, scorer_name: str,
               scorer_id: int, recipe: PromptRecipe, batch_size: int = 512,
-              progress: Callable[[int], None] | None = None) -> ScoreSummary:
+              progress: Callable[[int], None] | None = None,
+              first: int | None = None) -> ScoreSummary:
     """Score the samples of ``run`` that ``scorer_id`` has not scored.
 
     Args:
@@ -51,6 +53,7 @@ def score_run(db: sqlite_utils.Database, run: Run, scorer: Scorer, scorer_name: 
         recipe: how the run's prompts are made (:func:`~.prompts.run_prompt`).
         batch_size: samples per write transaction (and per call to the scorer).
         progress: called with the number of samples just written.
+        first: score only the samples whose index is below this (the first of each problem).
     """
     started = time.monotonic()
     summary = ScoreSummary(run.ref, scorer_name)
@@ -58,7 +61,7 @@ def score_run(db: sqlite_utils.Database, run: Run, scorer: Scorer, scorer_name: 
                for pid, p in store_problems.problems_of_run(db, run.id).items()}
     last = 0
     while True:
-        page = store_scores.samples_to_score(db, run.id, scorer_id, last, batch_size)
+        page = store_scores.samples_to_score(db, run.id, scorer_id, last, batch_size, first)
         if not page:
             break
         items = [ScoreItem(sid, prompts[pid], text, recipe.add_special_tokens)

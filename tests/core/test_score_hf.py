@@ -112,3 +112,27 @@ def test_completion_is_tokenised_apart_from_the_prompt(tiny_model: Path) -> None
     assert got[0].sum_logprob == pytest.approx(want, rel=1e-3)
     assert got[1].n_tokens == 0 and got[1].mean_logprob is None and got[1].error is None
     assert math.isfinite(got[0].mean_entropy or math.nan)
+
+
+def test_first_scores_a_subset_and_a_later_run_the_rest(tmp_path: Path) -> None:
+    db = lab_copy(tmp_path / "lab.db", problems=3, per_problem=5)
+
+    def score(*extra: str) -> None:
+        subprocess.run(
+            [sys.executable, "-m", "reachscope.core.cli", "score", str(db), "--runs", "base",
+             "--scorer", f"base={MODELS / 'base'}", "--device", "cpu", "--quiet", *extra],
+            check=True, capture_output=True)
+
+    def scored() -> list[tuple[int, int]]:
+        with sqlite3.connect(db) as conn:
+            return sorted(conn.execute(
+                "SELECT s.problem_id, s.sample_idx FROM scores c JOIN samples s"
+                " ON s.id = c.sample_id JOIN runs r ON r.id = s.run_id"
+                " WHERE r.label = 'base'").fetchall())
+
+    score("--first", "2")
+    first = scored()
+    assert len(first) == 3 * 2 and {idx for _, idx in first} == {0, 1}
+    score()
+    everything = scored()
+    assert len(everything) == 3 * 5 and set(first) <= set(everything)
