@@ -13,13 +13,24 @@ from typing import Any
 
 import click
 from reachscope.store import Run, StoreError
+from reachscope.store.counts import counted_problem_metadata
 from reachscope.store.runs import get_run, list_runs
+from rich import box
 from rich.console import Console
 from rich.table import Table
 
 from ..analysis import Comparison, compare
+from ..breakdown import Breakdown, breakdown_of, table_rows
 from ..metrics import HISTOGRAM_LABELS, log2_ks
 from ._common import db_or_demo, open_existing, optional_db_argument, user_errors
+from .report_evidence import (
+    evidence_csv,
+    evidence_json,
+    evidence_markdown,
+    evidence_of,
+    print_evidence,
+    show_trajectory,
+)
 
 
 def parse_ks(value: str | None) -> list[int] | None:
@@ -191,6 +202,51 @@ def print_table(cmp: Comparison, ks: list[int], console: Console) -> None:
         console.print(f"[yellow]note:[/] {note}")
 
 
+def breakdown_for(db: Any, cmp: Comparison, field: str, ks: list[int]) -> Breakdown:
+    """pass@k at ``ks`` and coverage of the compared runs per value of a metadata field."""
+    metadata = counted_problem_metadata(db, [rc.run.id for rc in cmp.runs])
+    if not any(meta.get(field) is not None for meta in metadata.values()):
+        have = sorted({k for meta in metadata.values() for k, v in meta.items() if v is not None})
+        raise StoreError(f"no problem of these runs has the metadata field {field!r} "
+                         f"(fields: {', '.join(have) or 'none'})")
+    return breakdown_of(cmp, metadata, field, ks)
+
+
+def breakdown_json(result: Breakdown, keys: list[str]) -> dict[str, Any]:
+    """A breakdown as a JSON-able object (pass@k at full precision, like the report's)."""
+    groups = []
+    for g in result.groups:
+        entry: dict[str, Any] = {
+            "value": g.value, "problems": g.problems, "shared": g.shared,
+            "pass_at_k": {key: {str(k): _num(v) for k, v in zip(result.ks, curve)}
+                          for key, curve in zip(keys, g.pass_at_k)},
+            "coverage": None,
+        }
+        if g.coverage is not None:
+            entry["coverage"] = {"both": len(g.coverage.both),
+                                 "only": {keys[0]: len(g.coverage.only_a),
+                                          keys[1]: len(g.coverage.only_b)},
+                                 "neither": len(g.coverage.neither)}
+        groups.append(entry)
+    return {"field": result.field, "ks": result.ks, "groups": groups}
+
+
+def print_breakdown(result: Breakdown, keys: list[str], console: Console) -> None:
+    header, rows = table_rows(result, keys)
+    # No column rules and one space between columns: ten columns fit 80.
+    pair = any(g.coverage is not None for g in result.groups)
+    table = Table(title=f"pass@k and coverage by {result.field}", title_justify="left",
+                  caption="coverage: problems both runs have samples of; -: no samples"
+                  if pair else "-: no samples", caption_justify="left", box=box.SIMPLE_HEAD,
+                  padding=0, show_edge=False)
+    for i, h in enumerate(header):
+        table.add_column(h, justify="left" if i == 0 else "right",
+                         min_width=max(len(h), *(len(r[i]) for r in rows)))
+    for row in rows:
+        table.add_row(*row)
+    console.print(table)
+
+
 def print_csv(cmp: Comparison) -> None:
     header, rows = _table_rows(cmp, cmp.ks)
     buf = io.StringIO()
@@ -234,29 +290,72 @@ def print_markdown(cmp: Comparison, ks: list[int]) -> None:
 @click.option("--bootstrap", "resamples", type=click.IntRange(min=0), default=1000,
               show_default=True, help="Bootstrap resamples for the pass@k difference (0: off).")
 @click.option("--seed", type=int, default=0, show_default=True, help="Bootstrap seed.")
+@click.option("--by", "by_field", metavar="FIELD",
+              help="Also break pass@k and coverage down by a problem metadata field "
+                   "(difficulty, level, subject, ...); with --format table or json. The table "
+                   "shows k = 1 and the largest n (or the --k grid); json every k.")
+@click.option("--evidence/--no-evidence", default=True, show_default=True,
+              help="Answer-level evidence: answer entropy and mode, maj@k, pass^k, G-Pass@k, "
+                   "support dynamics, dSE, accuracy transitions, truncation and budget parity "
+                   "(on the table's k: powers of two, or the --k grid).")
+@click.option("--trajectory", "as_trajectory", is_flag=True,
+              help="Checkpoint trajectory instead: pass@1, pass@K, dSE, coverage against the "
+                   "base and answer entropy per run, in checkpoint order.")
+@click.option("--order", "order", multiple=True, metavar="LABEL",
+              help="With --trajectory: the run order (the first is the base); repeat or list.")
 @user_errors
 def report_command(db: Path | None, run_refs: tuple[str, ...], more_runs: tuple[str, ...],
                    dataset: str | None, k_spec: str | None, fmt: str, grader: str | None,
-                   coverage_k: int | None, resamples: int, seed: int) -> None:
+                   coverage_k: int | None, resamples: int, seed: int,
+                   by_field: str | None, evidence: bool, as_trajectory: bool,
+                   order: tuple[str, ...]) -> None:
     """pass@k table per run, coverage table, crossover k and bootstrap interval for a pair.
 
     DB defaults to the shipped demo database.
 
     Example: reachscope report runs.db --runs base --runs rl --k pow2:1024
     """
+    if by_field and fmt not in ("table", "json"):
+        raise click.UsageError("--by works with --format table or json")
     conn = open_existing(db_or_demo(db))
     refs = tuple(r for spec in (*run_refs, *more_runs) for r in spec.split(",") if r)
     runs, note = choose_runs(conn, refs, dataset)
     ks = parse_ks(k_spec)
+    if as_trajectory:
+        show_trajectory(conn, runs, [o for spec in order for o in spec.split(",") if o],
+                        grader, fmt)
+        return
     cmp = compare(conn, runs, ks=ks, grader=grader, coverage_k=coverage_k, bootstrap=resamples,
                   seed=seed)
     if note:
         Console(stderr=True).print(f"[yellow]{note}[/]")
     if fmt == "json":
-        click.echo(json.dumps(to_json(cmp), indent=2))
+        out = to_json(cmp)
+        if by_field:
+            out["breakdown"] = breakdown_json(breakdown_for(conn, cmp, by_field, cmp.ks), cmp.keys)
+        if evidence:
+            out["evidence"] = evidence_json(evidence_of(conn, cmp, display_ks(cmp, ks),
+                                                        resamples, seed))
+        click.echo(json.dumps(out, indent=2))
     elif fmt == "csv":
         print_csv(cmp)
+        if evidence:
+            click.echo("")
+            click.echo(evidence_csv(evidence_of(conn, cmp, display_ks(cmp, ks), resamples,
+                                                seed)), nl=False)
     elif fmt == "markdown":
         print_markdown(cmp, display_ks(cmp, ks))
+        if evidence:
+            table_ks = display_ks(cmp, ks)
+            click.echo("\n".join(evidence_markdown(evidence_of(conn, cmp, table_ks, resamples,
+                                                                seed), table_ks)))
     else:
-        print_table(cmp, display_ks(cmp, ks), Console())
+        console = Console()
+        print_table(cmp, display_ks(cmp, ks), console)
+        if evidence:
+            table_ks = display_ks(cmp, ks)
+            print_evidence(evidence_of(conn, cmp, table_ks, resamples, seed), table_ks, console)
+        if by_field:
+            n_max = max(rc.n_max for rc in cmp.runs)
+            table_ks = cmp.ks if ks else sorted({1, n_max} & set(cmp.ks)) or cmp.ks[:1]
+            print_breakdown(breakdown_for(conn, cmp, by_field, table_ks), cmp.keys, console)

@@ -18,7 +18,7 @@ from reachscope.tui.screens.trace import TraceScreen
 from textual.widgets import DataTable, Input, RadioSet, Select
 
 from .fixture_db import build_db
-from .helpers import settle
+from .helpers import screen_text, settle, settle_screen
 
 
 def sha256(path: Path) -> str:
@@ -306,3 +306,35 @@ def test_committed_demo_database_opens(tmp_path: Path) -> None:
     db = open_db(copy, read_only=True)
     assert list_runs(db)
     db.close()
+
+
+def _ungrade(db_path: Path, *labels: str) -> None:
+    """Runs as a sampler leaves them before its first grades: samples, no counts."""
+    db = open_db(db_path)
+    for label in labels:
+        db.conn.execute("DELETE FROM counts WHERE run_id = (SELECT id FROM runs WHERE label = ?)",
+                        [label])
+    db.conn.commit()
+    db.close()
+
+
+async def test_compare_waits_for_a_run_without_grades_instead_of_failing(db_path: Path) -> None:
+    """A sampler's second run has samples but no grades yet: the first run is compared alone
+    and a note names the other; with no grades at all the plot says so. No error either way."""
+    _ungrade(db_path, "rl")
+    app = create_app(db_path, poll_interval=0)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot)
+        screen = app.screen
+        assert isinstance(screen, CompareScreen)
+        assert screen.comparison is not None and screen.comparison.keys == ["base"]
+        assert "rl: no grades yet" in screen.comparison.notes
+        assert not [n for n in app._notifications if n.severity == "error"]
+
+    _ungrade(db_path, "base")
+    app = create_app(db_path, poll_interval=0)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle_screen(pilot)
+        assert app.screen.comparison is None
+        assert "base and rl: no grades yet" in screen_text(app)
+        assert not [n for n in app._notifications if n.severity == "error"]

@@ -12,12 +12,10 @@ import pytest
 from reachscope.tui.app import create_app
 from textual.pilot import Pilot
 
-from .helpers import settle, settle_screen
+from .helpers import press_keys, settle
 
-# Known race (seen about 1 run in 3 of the full suite on 2 busy cores): a DataTable can be
-# captured before its final column widths (run labels cut to "bas", "Qwen2"). Each snapshot gets
-# up to two reruns; a snapshot that differs three times in a row still fails.
-pytestmark = pytest.mark.flaky(reruns=2)
+# `keys` ends in settle_screen, which waits for the DataTables' column widths and the screen's
+# layout to be final (a snapshot used to catch labels cut to "bas" or "Qwen2" now and then).
 
 
 SIZES = [pytest.param((80, 24), id="80x24"), pytest.param((120, 40), id="120x40")]
@@ -27,12 +25,8 @@ def app_for(db_path: Path):  # noqa: ANN201
     return create_app(db_path, poll_interval=0)
 
 
-async def keys(pilot: Pilot, *presses: str) -> None:
-    await settle(pilot)
-    for key in presses:
-        await pilot.press(key)
-        await settle(pilot)
-    await settle_screen(pilot)
+#: Press keys, then wait until the frame is final (see settle_screen).
+keys = press_keys
 
 
 @pytest.mark.parametrize("size", SIZES)
@@ -42,7 +36,9 @@ def test_compare(snap_compare, db_path: Path, size: tuple[int, int]) -> None:
     At 80x24 the tables are below the plot (scroll for the bootstrap table). The legend is the
     title line (``━ base (cyan)   ━ rl (magenta)``), above the plot area, not over the curves;
     the y axis is fitted to the curves (``y fitted (0-1: key y)`` under the k axis) and each k
-    has a ● on each curve; the footer starts with ``? Help`` and has ``y Y range``."""
+    has a ● on each curve. The side pane keeps a blank column on its left for its focus bar. The
+    compact footer shows every key at 80 columns, from ``? Help`` to ``m By field``, ``q Quit``
+    and ``L Live``."""
     assert snap_compare(app_for(db_path), terminal_size=size, run_before=keys)
 
 

@@ -3,7 +3,6 @@
 
 from __future__ import annotations
 
-import io
 import re
 import shutil
 from pathlib import Path
@@ -16,17 +15,8 @@ from reachscope.tui.app import create_app
 from reachscope.tui.screens.compare import CompareScreen
 from reachscope.tui.screens.live import LiveScreen
 from reachscope.tui.screens.problem import ProblemScreen
-from rich.console import Console
 
-from .helpers import settle
-
-
-def _screen_text(app) -> str:  # noqa: ANN001
-    """What the terminal shows, as plain text (the compositor's frame, as a screenshot is)."""
-    console = Console(width=80, height=24, file=io.StringIO(), record=True, force_terminal=True,
-                      color_system="truecolor", legacy_windows=False)
-    console.print(app.screen._compositor.render_update(full=True))
-    return console.export_text()
+from .helpers import press_keys, screen_text, settle_screen
 
 
 def _demo_with_statuses(tmp_path: Path, rename: bool = True) -> Path:
@@ -53,16 +43,16 @@ def test_missing_numbers_are_a_dash() -> None:
 async def test_compare_and_live_show_whole_words_at_80x24(tmp_path: Path) -> None:
     app = create_app(_demo_with_statuses(tmp_path))
     async with app.run_test(size=(80, 24)) as pilot:
-        await settle(pilot)
+        await settle_screen(pilot)
         assert isinstance(app.screen, CompareScreen)
-        text = _screen_text(app)
+        text = screen_text(app)
         assert "interrupted" in text and "finished" in text, text
         assert re.search(r"\binstruct\b", text), text
         assert "nan" not in text
         await pilot.press("L")
-        await settle(pilot)
+        await settle_screen(pilot)
         assert isinstance(app.screen, LiveScreen)
-        text = _screen_text(app)
+        text = screen_text(app)
         for word in ("interrupted", "finished", "imported", "instruct", "qwen-instruct"):
             assert re.search(rf"(?<![\w-]){re.escape(word)}(?![\w-])", text), (word, text)
         assert "nan" not in text
@@ -72,12 +62,36 @@ async def test_problem_page_keeps_every_sample_column_at_80x24(tmp_path: Path) -
     """The demo's own labels: the samples table keeps `finish` (it was cut to `fi`)."""
     app = create_app(_demo_with_statuses(tmp_path, rename=False))
     async with app.run_test(size=(80, 24)) as pilot:
-        await settle(pilot)
-        await pilot.press("p")
-        await settle(pilot)
-        await pilot.press("enter")
-        await settle(pilot)
+        await press_keys(pilot, "p", "enter")
         assert isinstance(app.screen, ProblemScreen)
-        text = _screen_text(app)
+        text = screen_text(app)
         for word in ("verdict", "tokens", "finish", "stop", "correct", "incorrect"):
             assert re.search(rf"(?<![\w-]){word}(?![\w-])", text), (word, text)
+
+
+async def test_problem_page_keeps_a_long_run_label_and_the_finish_reason_whole(
+        db_path: Path) -> None:
+    """A run label of 13 characters (`instruct-long`): the samples table still shows the label
+    and `finish` with whole values (they ran off the edge, or were cut to `ins`/`finishe`); the
+    24-column answers pane ends the label in an ellipsis and keeps its counts and marks."""
+    db = open_db(db_path)
+    db.conn.execute("UPDATE runs SET label = 'instruct-long' WHERE label = 'rl'")
+    db.conn.commit()
+    db.close()
+    app = create_app(db_path, poll_interval=0)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await press_keys(pilot, "p", "enter", "end")  # end: the rl samples, below base's
+        assert isinstance(app.screen, ProblemScreen)
+        lines = screen_text(app).splitlines()
+        header = next(line for line in lines if re.search(r"│ run\s+#\s+verdict", line))
+        assert re.search(r"\bfinish\s*$", header), header
+        rows = [line.split("│", 1)[1] for line in lines if "│ instruct-long " in line]
+        assert len(rows) >= 5, lines
+        for row in rows:
+            # label, index, verdict, answer, chars, tokens, finish: all seven, whole.
+            cells = row.split()
+            assert cells[0] == "instruct-long" and len(cells) == 7, row
+            assert cells[-1] in {"stop", "length"}, row
+        answers = [line.split("│", 1)[0] for line in lines if line.startswith(" instruc")]
+        assert answers and all(re.match(r" instruc…\s+\S+\s+\d+\s+[✓✗±]", a) for a in answers), \
+            answers

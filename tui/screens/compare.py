@@ -2,26 +2,66 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from reachscope.core import browse
 from reachscope.store import Run, StoreError
-from reachscope.store.counts import max_samples
+from reachscope.store.counts import counted_problem_metadata, max_samples
 from reachscope.store.grades import resolve_grader
 from reachscope.store.runs import RunSummary, list_runs, run_summary
+from rich.text import Text
 from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, VerticalScroll
-from textual.widgets import DataTable, Footer, Header, Select, Static
+from textual.message import Message
+from textual.widgets import DataTable, Header, Select, Static
 
 from ..messages import ComparisonLoaded, RunsChanged, RunsLoaded
+from ..widgets.breakdown_table import BreakdownTable
+from ..widgets.cells import fill_table
 from ..widgets.coverage_table import CoverageTable
+from ..widgets.footer import AppFooter
 from ..widgets.passk_plot import PassKPlot
 from .base import AppScreen
 
 if TYPE_CHECKING:  # numpy and the analysis code load in the first comparison's worker
+    import sqlite_utils
     from reachscope.core import analysis
+    from reachscope.core.breakdown import Breakdown
+
+
+@dataclass
+class BreakdownLoaded(Message):
+    """The breakdown of a comparison by a metadata field (``field`` None: no breakdown)."""
+
+    comparison: analysis.Comparison
+    fields: list[str]
+    field: str | None
+    result: Breakdown | None
+    advanced: bool  # asked for with `m` (rather than recomputed with new figures)
+
+
+@dataclass
+class ComparisonWaiting(Message):
+    """No compared run has grades yet (a sampler has just started)."""
+
+    text: str
+
+
+def _has_grades(db: sqlite_utils.Database, run: Run, grader: str | None) -> bool:
+    try:
+        resolve_grader(db, run, grader)
+    except StoreError:
+        return False
+    return True
+
+
+def _figures(table: DataTable) -> DataTable:
+    """A table only read, never acted on: out of the Tab order."""
+    table.can_focus = False
+    return table
 
 
 def default_pair(runs: list[Run]) -> tuple[Run | None, Run | None]:
@@ -43,6 +83,8 @@ class CompareScreen(AppScreen):
         Binding("plus,equals_sign", "coverage_k(1)", "k+"),
         Binding("minus", "coverage_k(-1)", "k−"),
         Binding("y", "toggle_range", "Y range", tooltip="y axis: fitted to the curves / 0 to 1"),
+        Binding("m", "breakdown", "By field",
+                tooltip="pass@k, coverage by metadata (next field, off)"),
         Binding("a", "focus_run('a')", "Run A", show=False),
         Binding("b", "focus_run('b')", "Run B", show=False),
     ]
@@ -53,6 +95,8 @@ class CompareScreen(AppScreen):
         self.ks: list[int] = []
         self.coverage_k = 1
         self.show_difference = False
+        #: The metadata field pass@k and coverage are broken down by (None: no breakdown).
+        self.breakdown_field: str | None = None
         self._generation = -1
 
     def compose(self) -> ComposeResult:
@@ -64,11 +108,15 @@ class CompareScreen(AppScreen):
         with Horizontal(id="compare-body"):
             yield PassKPlot(id="plot")
             with VerticalScroll(id="compare-side"):
-                yield DataTable(id="summary", cursor_type="row", show_cursor=False)
+                # Figures to read, not to pick from: Tab skips them (the pane scrolls).
+                yield _figures(DataTable(id="summary", cursor_type="row", show_cursor=False))
                 yield CoverageTable(id="coverage")
+                yield BreakdownTable(id="breakdown")
                 yield Static("", id="compare-notes")
-                yield DataTable(id="bootstrap", cursor_type="row", show_cursor=False)
-        yield Footer()
+                yield _figures(DataTable(id="bootstrap", cursor_type="row", show_cursor=False))
+        # Compact, without the palette key (ctrl+p still opens it; `?` lists it): every key fits
+        # 80 columns.
+        yield AppFooter(compact=True, show_command_palette=False)
 
     def on_mount(self) -> None:
         self.query_one(PassKPlot).show_message("loading…")
@@ -112,13 +160,43 @@ class CompareScreen(AppScreen):
         generation = app.generation
 
         def compute(db):  # noqa: ANN001, ANN202
-            ks = metrics.log2_ks(max_samples(db, [r.id for r in runs]))
-            k = self.coverage_k if len(runs) == 2 else None
-            return ks, analysis.compare(db, runs, ks=ks, grader=app.grader_choice,
-                                        coverage_k=k, bootstrap=1000)
+            # A run a sampler has started but not graded yet waits (it is named in the notes)
+            # instead of failing the comparison of the others.
+            graded = [r for r in runs if _has_grades(db, r, app.grader_choice)]
+            if not graded:
+                return None, None
+            ks = metrics.log2_ks(max_samples(db, [r.id for r in graded]))
+            k = self.coverage_k if len(graded) == 2 else None
+            comparison = analysis.compare(db, graded, ks=ks, grader=app.grader_choice,
+                                          coverage_k=k, bootstrap=1000)
+            comparison.notes += [f"{r.label}: no grades yet" for r in runs if r not in graded]
+            return ks, comparison
 
         ks, comparison = app.source.query(compute)
+        if comparison is None:
+            names = " and ".join(r.label for r in runs)
+            self.post_message(ComparisonWaiting(f"{names}: no grades yet"))
+            return
         self.post_message(ComparisonLoaded(comparison, ks, generation))
+
+    @work(thread=True, exclusive=True, group="breakdown", exit_on_error=False)
+    def load_breakdown(self, comparison: analysis.Comparison, field: str | None,
+                       advance: bool) -> None:
+        """The comparison's pass@k and coverage by ``field`` (by the next field with
+        ``advance``), at k = 1 and the full budget."""
+        from reachscope.core import breakdown
+
+        ids = [rc.run.id for rc in comparison.runs]
+        metadata = self.app.source.query(lambda db: counted_problem_metadata(db, ids))
+        fields = breakdown.breakdown_fields(metadata)
+        if advance:
+            field = breakdown.next_field(fields, field)
+        elif field not in fields:
+            field = None  # the pair moved to a dataset without it
+        ks = sorted({1, comparison.ks[-1]}) if comparison.ks else [1]
+        result = (breakdown.breakdown_of(comparison, metadata, field, ks)
+                  if field is not None else None)
+        self.post_message(BreakdownLoaded(comparison, fields, field, result, advance))
 
     # -- handlers -----------------------------------------------------------------------------
 
@@ -151,16 +229,16 @@ class CompareScreen(AppScreen):
     def _fill_summary_preview(self, summaries: dict[int, RunSummary]) -> None:
         """The summary table from the cheap figures, until the comparison replaces it."""
         app = self.app
-        summary = self.query_one("#summary", DataTable)
-        summary.clear(columns=True)
-        summary.add_columns("run", "problems", "n", "pass@1", "pass@k", "model")
+        rows = []
         for run in (r for r in (app.run_a, app.run_b) if r is not None):
             s = summaries.get(run.id)
             if s is None:
                 continue
             n = f"{s.n_min}" if s.n_min == s.n_max else f"{s.n_min}–{s.n_max}"
-            summary.add_row(run.label, str(s.problems), n, browse.format_number(s.mean_accuracy),
-                            "…", run.model or "")
+            rows.append([run.label, str(s.problems), n, browse.format_number(s.mean_accuracy),
+                         "…", run.model or ""])
+        fill_table(self.query_one("#summary", DataTable),
+                   ["run", "problems", "n", "pass@1", "pass@k", "model"], rows)
 
     @on(Select.Changed)
     def _run_picked(self, event: Select.Changed) -> None:
@@ -184,17 +262,17 @@ class CompareScreen(AppScreen):
         for rc in comp.runs:
             app.graders[rc.run.id] = rc.grader
         self._draw_plot()
-        summary = self.query_one("#summary", DataTable)
-        summary.clear(columns=True)
         k_last = comp.ks[-1] if comp.ks else 1
-        summary.add_columns("run", "problems", "n", "pass@1", f"pass@{k_last}", "model")
+        rows = []
         for key, rc in zip(comp.keys, comp.runs):
             curve = comp.curves[key]
             n = f"{rc.n_min}" if rc.n_min == rc.n_max else f"{rc.n_min}–{rc.n_max}"
             last = curve[-1] if len(curve) else None
-            summary.add_row(key, str(len(rc.problem_ids)), n,
-                            browse.format_number(rc.mean_accuracy()), browse.format_number(last),
-                            rc.run.model or "")
+            rows.append([key, str(len(rc.problem_ids)), n,
+                         browse.format_number(rc.mean_accuracy()), browse.format_number(last),
+                         rc.run.model or ""])
+        fill_table(self.query_one("#summary", DataTable),
+                   ["run", "problems", "n", "pass@1", f"pass@{k_last}", "model"], rows)
         coverage = self.query_one(CoverageTable)
         notes = []
         if comp.coverage is not None:
@@ -212,21 +290,42 @@ class CompareScreen(AppScreen):
         notes += comp.notes
         self.query_one("#compare-notes", Static).update("\n".join(notes))
         self._fill_bootstrap()
+        if self.breakdown_field is not None:
+            self.load_breakdown(comp, self.breakdown_field, advance=False)
+
+    @on(ComparisonWaiting)
+    def _comparison_waiting(self, message: ComparisonWaiting) -> None:
+        self.query_one(PassKPlot).show_message(message.text)
+
+    @on(BreakdownLoaded)
+    def _breakdown_loaded(self, message: BreakdownLoaded) -> None:
+        if message.comparison is not self.comparison:
+            return  # computed from figures that have since been replaced
+        self.breakdown_field = message.field
+        table = self.query_one(BreakdownTable)
+        table.display = message.result is not None
+        if message.result is None:
+            if message.advanced:
+                self.notify("breakdown off" if message.fields else
+                            "this dataset has no metadata field to break pass@k down by")
+            return
+        table.show(message.result, message.comparison.keys, reveal=message.advanced)
 
     def _fill_bootstrap(self) -> None:
         table = self.query_one("#bootstrap", DataTable)
-        table.clear(columns=True)
         comp = self.comparison
         if comp is None or comp.bootstrap is None:
+            table.clear(columns=True)
             table.display = False
             return
         table.display = True
         bs = comp.bootstrap
         a, b = comp.keys[0], comp.keys[1]
-        table.add_columns("k", f"Δ {b}−{a}", f"{bs.level:.0%} CI")
-        for k, d, lo, hi in zip(bs.ks, bs.diff, bs.low, bs.high):
-            fmt = browse.format_number
-            table.add_row(str(k), fmt(d, "+.3f"), f"[{fmt(lo, '+.3f')}, {fmt(hi, '+.3f')}]")
+        fmt = browse.format_number
+        # Text, not markup: "[+0.1, +0.2]" is no style tag.
+        rows = [[str(k), fmt(d, "+.3f"), Text(f"[{fmt(lo, '+.3f')}, {fmt(hi, '+.3f')}]")]
+                for k, d, lo, hi in zip(bs.ks, bs.diff, bs.low, bs.high)]
+        fill_table(table, ["k", f"Δ {b}−{a}", f"{bs.level:.0%} CI"], rows)
 
     def _draw_plot(self) -> None:
         comp = self.comparison
@@ -275,6 +374,12 @@ class CompareScreen(AppScreen):
         i = min(range(len(grid)), key=lambda j: abs(grid[j] - self.coverage_k))
         self.coverage_k = grid[max(0, min(len(grid) - 1, i + step))]
         self.load_comparison()
+
+    def action_breakdown(self) -> None:
+        if self.comparison is None:
+            self.notify("The comparison is still loading")
+            return
+        self.load_breakdown(self.comparison, self.breakdown_field, advance=True)
 
     def action_focus_run(self, which: str) -> None:
         self.query_one(f"#run-{which}", Select).focus()

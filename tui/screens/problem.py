@@ -11,6 +11,7 @@ from reachscope.store.grades import answer_groups, resolve_grader
 from reachscope.store.problems import problem_lines, problems_of
 from reachscope.store.samples import SampleRow, samples_of_problem
 from rich.cells import cell_len
+from rich.console import JustifyMethod
 from rich.text import Text
 from textual import on, work
 from textual.app import ComposeResult
@@ -19,7 +20,7 @@ from textual.containers import Horizontal, VerticalScroll
 from textual.widgets import DataTable, Header, Markdown, Static
 
 from ..messages import ProblemLoaded, RunsChanged
-from ..widgets.cells import Cell, right
+from ..widgets.cells import Cell, fit_columns, right
 from ..widgets.footer import AppFooter
 from ..widgets.paged_table import PagedTable, RowSpec
 from .base import AppScreen
@@ -33,6 +34,20 @@ DISAGREED = " ≠"  # after the run label of a sample its graders disagree on
 
 SAMPLE_COLUMNS = [(name, None) for name in
                   ("run", "#", "verdict", "answer", "chars", "tokens", "finish")]
+#: Headers for a narrow pane, where the column's values are all narrower than the header.
+SHORT_HEADERS = {"answer": "ans", "tokens": "tok"}
+#: Columns of the samples table that give up width in a narrow pane (80 columns and a run label
+#: of 8 or more), in this order and down to this width, their cells then ending in "…": the
+#: answer (the answers pane and the trace show it whole), the run label, and the finish reason,
+#: never below a whole ``finish``/``length``.
+SAMPLE_SHRINK = [(3, 5), (0, 10), (6, 6)]
+#: The answers pane's columns (run, answer, n, verdict mark) that give up width, likewise.
+ANSWER_SHRINK = [(1, 4), (0, 6)]
+
+
+def _one_line(text: str, justify: JustifyMethod = "left", style: str = "") -> Text:
+    """A table cell that ends in "…" where its column is too narrow for it (never wraps)."""
+    return Text(text, style=style, justify=justify, no_wrap=True, overflow="ellipsis")
 
 
 def verdict_text(verdict: str | None) -> Text:
@@ -90,9 +105,10 @@ class SampleRows(Sequence[RowSpec]):
     def _row(self, s: SampleRow) -> RowSpec:
         return (Cell(self._label(s)), *sample_cells(s)), None
 
-    def widths(self) -> list[int]:
+    def widths(self, labels: Sequence[str] | None = None) -> list[int]:
         """Each column's width (its widest text or its label), without building the cells."""
-        widths = [cell_len(label) for label, _ in SAMPLE_COLUMNS]
+        widths = [cell_len(label) for label in
+                  (labels if labels is not None else [label for label, _ in SAMPLE_COLUMNS])]
         for s in self.samples:
             for i, text in enumerate((self._label(s), *sample_texts(s))):
                 n = cell_len(text)
@@ -127,6 +143,11 @@ class ProblemScreen(AppScreen):
         self.graders: dict[int, str] = {}
         self.answer_filter: tuple[int, str | None] | None = None
         self.marked: int | None = None
+        #: The answers pane's rows; the widest value of each column of the samples table; the
+        #: headers and widths each table's columns were given (see :meth:`_refit`).
+        self._answer_rows: list[tuple[tuple[str, str, str, Text], str]] = []
+        self._sample_values: list[int] = []
+        self._layouts: dict[str, tuple[list[str], list[int]]] = {}
         self._generation = -1
 
     def compose(self) -> ComposeResult:
@@ -215,26 +236,54 @@ class ProblemScreen(AppScreen):
             ("  grader ", "dim"), "/".join(dict.fromkeys(message.graders.values())))
         self.query_one("#problem-head", Static).update(head)
         self._show_statement(browse.trace_markdown(p.prompt or ""))
-        answers = self.query_one("#answers", DataTable)
-        answers.clear(columns=True)
-        answers.add_columns("run", "answer", "n", "")
+        answer_rows: list[tuple[tuple[str, str, str, Text], str]] = []
         for run_id, (n, c) in message.counts.items():
             # Imported counts only: c/n is all there is, and there are no sample texts.
-            answers.add_row(app.label_of(run_id), f"{c}/{n} correct", Text(str(n), justify="right"),
-                            "", key=f"{run_id}\x00counts")
+            answer_rows.append(((app.label_of(run_id), f"{c}/{n} correct", str(n), Text("")),
+                                f"{run_id}\x00counts"))
             head.append(f"\n{app.label_of(run_id)}: {c}/{n} correct · imported as counts only: "
                         "no sample texts")
         self.query_one("#problem-head", Static).update(head)
         for run_id, groups in message.groups.items():
             for g in groups:
-                answers.add_row(app.label_of(run_id), g.answer if g.answer is not None else "—",
-                                Text(str(g.count), justify="right"),
-                                Text(MARK[g.verdict], style=VERDICT_STYLE.get(g.verdict, "")),
-                                key=f"{run_id}\x00{NONE if g.answer is None else g.answer}")
+                answer_rows.append(((app.label_of(run_id), g.answer if g.answer is not None
+                                     else "—", str(g.count),
+                                     Text(MARK[g.verdict], style=VERDICT_STYLE.get(g.verdict, ""))),
+                                    f"{run_id}\x00{NONE if g.answer is None else g.answer}"))
+        self._fill_answers(answer_rows)
         self.samples = message.samples
         self.labelled = message.labelled
         self.disagreed, self.graders = message.disagreed, message.graders
         self.show_samples()
+
+    def _available(self, table_id: str) -> int | None:
+        """The cells a table's columns have (a scrollbar's taken), None before its layout."""
+        table = self.query_one(f"#{table_id}", DataTable)
+        width = table.size.width
+        return width - table.styles.scrollbar_size_vertical if width else None
+
+    def _answers_layout(self) -> tuple[list[str], list[int]]:
+        values = [max((cell_len(str(cells[i])) for cells, _ in self._answer_rows), default=0)
+                  for i in range(4)]
+        return fit_columns(["run", "answer", "n", ""], values, self._available("answers"),
+                           ANSWER_SHRINK, SHORT_HEADERS)
+
+    def _samples_layout(self) -> tuple[list[str], list[int]]:
+        return fit_columns([label for label, _ in SAMPLE_COLUMNS], self._sample_values,
+                           self._available("samples"), SAMPLE_SHRINK, SHORT_HEADERS)
+
+    def _fill_answers(self, rows: list[tuple[tuple[str, str, str, Text], str]]) -> None:
+        """The answers pane: run, answer, n, mark; the run and the answer end in "…" where the
+        pane is too narrow for them (a long run label at 80 columns)."""
+        self._answer_rows = rows
+        answers = self.query_one("#answers", DataTable)
+        answers.clear(columns=True)
+        labels, widths = self._layouts["answers"] = self._answers_layout()
+        for label, width in zip(labels, widths):
+            answers.add_column(label, width=width)
+        for (run, answer, n, mark), key in rows:
+            answers.add_row(_one_line(run), _one_line(answer), _one_line(n, "right"), mark,
+                            key=key)
 
     @work(exclusive=True, group="statement", exit_on_error=False)
     async def _show_statement(self, markdown: str) -> None:
@@ -252,7 +301,22 @@ class ProblemScreen(AppScreen):
                       and (not self.only_disagreements or s.id in self.disagreed)]
         rows = SampleRows(self.shown, {r.id: r.label for r in self.app.runs}, self.marked,
                           self.labelled, self.disagreed)
-        table.set_rows(SAMPLE_COLUMNS, rows, row, rows.widths())
+        self._sample_values = rows.widths([""] * len(SAMPLE_COLUMNS))
+        labels, widths = self._layouts["samples"] = self._samples_layout()
+        table.set_rows([(label, None) for label in labels], rows, row, widths)
+        # The first fill can come before the panes have their final widths (the screen's
+        # breakpoint class arrives with its first layout): fit again once they have them.
+        self.call_after_refresh(self._refit)
+
+    def _refit(self) -> None:
+        """Fit the columns again where a pane's new width changes their headers or widths."""
+        if "answers" in self._layouts and self._answers_layout() != self._layouts["answers"]:
+            self._fill_answers(self._answer_rows)
+        if "samples" in self._layouts and self._samples_layout() != self._layouts["samples"]:
+            self.show_samples()
+
+    def on_resize(self) -> None:
+        self.call_after_refresh(self._refit)
 
     @property
     def current(self) -> SampleRow | None:

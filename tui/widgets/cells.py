@@ -9,11 +9,13 @@ have no ``__rich_measure__`` and render straight to one segment when their row i
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 
 from rich.cells import cell_len, set_cell_size
 from rich.console import Console, ConsoleOptions, RenderResult
 from rich.segment import Segment
+from rich.text import Text
+from textual.widgets import DataTable
 
 
 class Cell:
@@ -32,7 +34,9 @@ class Cell:
         width = options.max_width
         text, size = self.text, cell_len(self.text)
         if size > width:
-            text, size = set_cell_size(text, width), width
+            # Cut with an ellipsis, so that a cut word does not pass for a whole one.
+            text = set_cell_size(text, width - 1) + "…" if width > 1 else set_cell_size(text, width)
+            size = width
         if size < width:
             pad = " " * (width - size)
             text = pad + text if self.justify == "right" else text + pad
@@ -59,3 +63,84 @@ def column_widths(labels: Sequence[str], rows: Iterable[Sequence[Cell]]) -> list
             if n > widths[i]:
                 widths[i] = n
     return widths
+
+
+def fit_widths(widths: Sequence[int], available: int, shrinkable: Sequence[tuple[int, int]],
+               padding: int = 2) -> list[int]:
+    """Column widths that fit ``available`` cells where they can.
+
+    Args:
+        widths: each column's content width.
+        available: the cells the table has (columns take their width plus ``padding``).
+        shrinkable: ``(column, least width)`` of the columns that may give up width (their
+            cells then end in an ellipsis), in the order they do; other columns keep theirs.
+        padding: cells each column adds to its content.
+
+    Returns:
+        The widths; still wider than ``available`` when the shrinkable columns are at their
+        least.
+    """
+    out = list(widths)
+    excess = sum(out) + padding * len(out) - available
+    for column, least in shrinkable:
+        if excess <= 0:
+            break
+        give = min(excess, max(out[column] - least, 0))
+        out[column] -= give
+        excess -= give
+    return out
+
+
+def fit_columns(labels: Sequence[str], values: Sequence[int], available: int | None,
+                shrinkable: Sequence[tuple[int, int]], short: Mapping[str, str] | None = None,
+                padding: int = 2) -> tuple[list[str], list[int]]:
+    """Headers and widths of a table's columns for a pane ``available`` cells wide.
+
+    Every column is whole where the pane has room (or ``available`` is None: not laid out
+    yet). Otherwise headers wider than their column's values take their ``short`` form, then
+    the ``shrinkable`` columns give up width as in :func:`fit_widths`.
+
+    Args:
+        labels: the headers.
+        values: the widest value of each column.
+    """
+    widths = [max(v, cell_len(label)) for v, label in zip(values, labels)]
+    if available is None or sum(widths) + padding * len(widths) <= available:
+        return list(labels), widths
+    short = short or {}
+    labels = [short.get(label, label) if v < cell_len(label) else label
+              for v, label in zip(values, labels)]
+    widths = [max(v, cell_len(label)) for v, label in zip(values, labels)]
+    return labels, fit_widths(widths, available, shrinkable, padding)
+
+
+def fill_table(table: DataTable, labels: Sequence[str], rows: Sequence[Sequence[str | Text]],
+               keys: Sequence[str] | None = None) -> None:
+    """Replace a small DataTable's columns and rows, each column as wide as its widest cell and
+    the table as high as its rows.
+
+    A DataTable measures new rows on its next Idle, and two things go wrong when a frame is
+    drawn in between (likely on a busy machine): it caches each cell's rendering without the
+    width it was drawn at, so cells stay cut to their header's width (``bas`` for ``base``)
+    once the column has widened; and a table of ``height: auto`` can keep the height it had
+    before its rows were measured (none at all). Explicit widths and height leave no such
+    in-between.
+
+    Args:
+        table: the table; its columns are replaced.
+        labels: the headers.
+        rows: the cells; strings are read as Rich markup, as DataTable reads them.
+        keys: a row key per row (default: none).
+    """
+
+    def width(cell: str | Text) -> int:
+        return (cell if isinstance(cell, Text) else Text.from_markup(cell)).cell_len
+
+    widths = [max([cell_len(label), *(width(row[i]) for row in rows)])
+              for i, label in enumerate(labels)]
+    table.clear(columns=True)
+    for label, w in zip(labels, widths):
+        table.add_column(label, width=w)
+    for i, row in enumerate(rows):
+        table.add_row(*row, key=keys[i] if keys is not None else None)
+    table.styles.height = len(rows) + (table.header_height if table.show_header else 0)

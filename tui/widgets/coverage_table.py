@@ -9,6 +9,8 @@ from textual import on
 from textual.message import Message
 from textual.widgets import DataTable
 
+from .cells import fill_table
+
 if TYPE_CHECKING:
     from reachscope.core.metrics import Coverage
 
@@ -33,15 +35,17 @@ class CoverageTable(DataTable):
     def show(self, label_a: str, label_b: str, full: Coverage | None,
              at_k: Coverage | None) -> None:
         keep = self.cursor_coordinate
-        self.clear(columns=True)
         self._cells.clear()
-        self.add_columns("budget", "both", f"only {label_a}", f"only {label_b}", "neither")
+        rows, keys = [], []
         for r, cov in enumerate(c for c in (full, at_k) if c is not None):
             name = "all samples" if cov.k is None else f"k = {cov.k}"
             lists = (cov.both, cov.only_a, cov.only_b, cov.neither)
-            self.add_row(name, *(str(len(x)) for x in lists), key=name)
+            rows.append([name, *(str(len(x)) for x in lists)])
+            keys.append(name)
             for col, (cat, ids) in enumerate(zip(CELLS, lists), start=1):
                 self._cells[(r, col)] = (cat, cov.k, list(ids))
+        fill_table(self, ["budget", "both", f"only {label_a}", f"only {label_b}", "neither"],
+                   rows, keys)
         if self.row_count:
             # Keep the cursor where it was across refreshes; start on "only A".
             self.move_cursor(row=min(keep.row, self.row_count - 1),
