@@ -8,13 +8,15 @@ the store API, plus a running run for the live test, then measures in fresh proc
 * peak RSS of the browsing session,
 * live latency from a grade committed by another process to the curve changing.
 
-usage: python bench/tui_bench.py [--rebuild]
+usage: python bench/tui_bench.py [--rebuild]   (``--help`` for the options)
 """
 
 from __future__ import annotations
 
+import argparse
 import asyncio
 import json
+import os
 import random
 import resource
 import statistics
@@ -23,6 +25,7 @@ import sys
 import time
 from pathlib import Path
 
+ROOT = Path(__file__).resolve().parents[1]
 OUT = Path(__file__).resolve().parent / "out"
 DB = OUT / "tui_bench.db"
 PROBLEMS, SAMPLES = 500, 1000
@@ -132,10 +135,10 @@ db.close()
 
 async def session(db_path: str, spawned_at: float) -> dict[str, float]:
     """Run in a fresh process: every in-app figure."""
+    # Only what the first screen needs: the app imports the others when they are first opened,
+    # and so does this session (after the cold-start figures).
     from reachscope.tui.app import create_app
     from reachscope.tui.screens.compare import CompareScreen
-    from reachscope.tui.screens.live import LiveScreen
-    from reachscope.tui.screens.problem import ProblemScreen
     from textual.widgets import DataTable
 
     out: dict[str, float] = {}
@@ -173,6 +176,9 @@ async def session(db_path: str, spawned_at: float) -> dict[str, float]:
             timings.append(time.perf_counter() - t)
         out["filter_sort_median_ms"] = statistics.median(timings) * 1000
         out["filter_sort_max_ms"] = max(timings) * 1000
+
+        from reachscope.tui.screens.live import LiveScreen
+        from reachscope.tui.screens.problem import ProblemScreen
 
         pid = problems.lines[len(problems.lines) // 2].id
         opened = []
@@ -217,13 +223,33 @@ async def session(db_path: str, spawned_at: float) -> dict[str, float]:
     return out
 
 
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(
+        description=__doc__.split("\n\n")[0],
+        epilog=f"The database is built once into {DB} (about 2 GB, a few minutes) and reused; "
+               "each measurement runs on a scratch copy next to it, in a fresh process.")
+    parser.add_argument("--rebuild", action="store_true",
+                        help="build the benchmark database again (after a schema change)")
+    # Internal: the measured session, run by the parent in a fresh interpreter.
+    parser.add_argument("--session", nargs=2, metavar=("DB", "SPAWNED_AT"),
+                        help=argparse.SUPPRESS)
+    return parser.parse_args(argv)
+
+
 def main() -> None:
-    if len(sys.argv) > 2 and sys.argv[1] == "--session":
-        figures = asyncio.run(session(sys.argv[2], float(sys.argv[3])))
+    args = parse_args()
+    if args.session:
+        figures = asyncio.run(session(args.session[0], float(args.session[1])))
         print("FIGURES " + json.dumps(figures))
         return
-    if "--rebuild" in sys.argv or not DB.exists():
+    if args.rebuild or not DB.exists():
         build()
+    # An installed app (or any run without PYTHONDONTWRITEBYTECODE, which this sandbox sets)
+    # loads its modules from bytecode: the cold start measures starting the app, not compiling
+    # reachscope's sources (about 0.1 s). The __pycache__ folders are git-ignored.
+    subprocess.run([sys.executable, "-m", "compileall", "-q",
+                    *(str(ROOT / d) for d in ("core", "store", "tui"))], check=True,
+                   stdout=subprocess.DEVNULL)
     # The live step writes to the database: measure on a scratch copy.
     import shutil
 
@@ -233,6 +259,9 @@ def main() -> None:
     for stale in (Path(f"{scratch}-wal"), Path(f"{scratch}-shm")):
         stale.unlink(missing_ok=True)
     shutil.copyfile(DB, scratch)
+    # The copy leaves ~2 GB of dirty pages that the kernel writes back for several seconds:
+    # flushed first, so that the measured session does not share the disk with them.
+    os.sync()
     t = time.time()
     proc = subprocess.run([sys.executable, __file__, "--session", str(scratch), str(t)],
                           capture_output=True, text=True)
@@ -240,11 +269,11 @@ def main() -> None:
     if line is None:
         sys.exit(proc.stdout[-3000:] + proc.stderr[-3000:])
     figures = json.loads(line[len("FIGURES "):])
-    targets = {"cold_start_interactive_s": 1.0, "filter_sort_max_ms": 100,
-               "open_problem_2000_samples_ms": 300, "peak_rss_mb": 300,
-               "live_latency_max_s": 2.0}
+    targets = {"cold_start_interactive_s": 1.0, "filter_sort_median_ms": 100,
+               "filter_sort_max_ms": 100, "open_problem_2000_samples_ms": 300,
+               "peak_rss_mb": 300, "live_latency_max_s": 2.0}
     print(f"database: {DB} ({DB.stat().st_size / 1e9:.2f} GB), {PROBLEMS} problems x "
-          f"{SAMPLES} samples x 2 runs")
+          f"{SAMPLES} samples x 2 runs (reachscope's bytecode written beforehand)")
     for key, value in figures.items():
         target = f"  (target <= {targets[key]})" if key in targets else ""
         print(f"{key:32s} {value:10.3f}{target}")

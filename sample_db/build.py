@@ -48,7 +48,8 @@ def reachscope(args: list[str]) -> None:
     subprocess.run([sys.executable, "-m", "reachscope.core.cli", *args], check=True, env=env)
 
 
-def build(out: Path, n: int, problems: int | None, backend: str, quiet: bool) -> None:
+def build(out: Path, n: int, problems: int | None, backend: str, quiet: bool,
+          score: bool = False) -> None:
     """Build the demo database at ``out`` (replacing it atomically)."""
     from reachscope.store import open_db
 
@@ -73,6 +74,14 @@ def build(out: Path, n: int, problems: int | None, backend: str, quiet: bool) ->
                     "--model", "Qwen/Qwen2.5-Math-7B-Instruct"])
         # reachscope's own math grader next to the upstream scores, so `audit` has two graders.
         reachscope(["grade", str(tmp), "--run", "qwen-instruct", "--grader", "math"])
+        if score:
+            # Likelihood evidence: both lab runs under both lab models (`reachscope score`).
+            reachscope(["score", str(tmp), "--runs", "base", "rl",
+                        "--scorer", f"base={MODELS / 'base'}", "--scorer", f"rl={MODELS / 'rl'}",
+                        *(["--quiet"] if quiet else [])])
+        # Answer clusters under the math grader's equivalence, and the maj@k cache the report
+        # reads (sampling did both per model; this covers what is left, e.g. the import).
+        reachscope(["grade", str(tmp), "--cluster-only"])
         db = open_db(tmp)
         # Model paths as the repository knows them, not as this machine spells them.
         root = str(HERE.parent) + os.sep
@@ -101,10 +110,12 @@ def main() -> None:
     parser.add_argument("--fast", action="store_true",
                         help="a small build for tests: 6 problems, n = 8, hf backend")
     parser.add_argument("--quiet", action="store_true", help="no progress bars")
+    parser.add_argument("--score", action="store_true",
+                        help="also score both lab runs under both lab models (hf)")
     args = parser.parse_args()
     if args.fast:
         args.n, args.problems, args.backend = 8, args.problems or 6, "hf"
-    build(args.out, args.n, args.problems, args.backend, args.quiet)
+    build(args.out, args.n, args.problems, args.backend, args.quiet, args.score)
 
 
 if __name__ == "__main__":

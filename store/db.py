@@ -9,28 +9,33 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 
-def _import_sqlite_utils_without_pandas() -> Any:
-    # sqlite-utils imports pandas (~300 ms) only to map pd.Timestamp column types, which
-    # reachscope never inserts. Hiding pandas during that import keeps every CLI command and the
-    # app's cold start fast; pandas stays importable afterwards for code that needs it.
-    if "pandas" in sys.modules or "sqlite_utils" in sys.modules:
+def _import_sqlite_utils_lean() -> Any:
+    # sqlite-utils imports pandas (~300 ms) and numpy (~80 ms) only to map pd.Timestamp and numpy
+    # scalar column types when it creates tables from Python values; reachscope creates its
+    # tables with SQL (store/schema.py) and never inserts through sqlite-utils. Hiding both during
+    # that import keeps every CLI command and the app's cold start fast; they stay importable
+    # afterwards for the code that needs them (numpy loads with the first comparison).
+    if "sqlite_utils" in sys.modules:
         import sqlite_utils
 
         return sqlite_utils
-    sys.modules["pandas"] = None  # type: ignore[assignment]
+    hidden = [name for name in ("pandas", "numpy") if name not in sys.modules]
+    for name in hidden:
+        sys.modules[name] = None  # type: ignore[assignment]
     try:
         import sqlite_utils
     finally:
-        del sys.modules["pandas"]
+        for name in hidden:
+            del sys.modules[name]
     return sqlite_utils
 
 
 if TYPE_CHECKING:
     import sqlite_utils
 else:
-    sqlite_utils = _import_sqlite_utils_without_pandas()
+    sqlite_utils = _import_sqlite_utils_lean()
 
-from .schema import MIGRATIONS  # noqa: E402  (after the sqlite-utils import above)
+from .schema import MIGRATIONS, OPTIONAL_FOR_READERS  # noqa: E402  (after sqlite-utils above)
 
 
 class StoreError(Exception):
@@ -45,7 +50,8 @@ def open_db(
     Args:
         path: the SQLite file.
         read_only: open with ``mode=ro`` for viewers; the file is never written (no migration, no
-            pragma that changes the file). The database must exist.
+            pragma that changes the file). The database must exist; one that lacks only
+            migrations of :data:`~.schema.OPTIONAL_FOR_READERS` opens (reads fall back).
         immutable: with ``read_only``, open with ``immutable=1``: no locks and no ``-shm`` file,
             so a WAL database in a directory the user cannot write can be read. Safe only while
             nothing writes the file (changes by others are not seen, or seen torn).
@@ -68,11 +74,11 @@ def open_db(
         except sqlite3.DatabaseError as exc:
             conn.close()
             raise StoreError(_read_error(path, exc)) from exc
-        if MIGRATIONS.pending(db):
+        if missing_for_readers(db):
             raise StoreError(
                 f"{path}: database schema is older than this reachscope or not a reachscope "
                 "database; "
-                "open it once for writing (e.g. `reachscope runs`) to migrate"
+                "a command that writes to it (`reachscope grade`, `sample` or `import`) migrates it"
             )
         return db
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -94,6 +100,20 @@ def open_db(
     db.execute("PRAGMA synchronous=NORMAL")
     MIGRATIONS.apply(db)
     return db
+
+
+def missing_for_readers(db: sqlite_utils.Database) -> list[str]:
+    """Pending migrations without which this reachscope cannot read the file (those in
+    :data:`~.schema.OPTIONAL_FOR_READERS` are left out: reads fall back where they are missing)."""
+    return [m.name for m in MIGRATIONS.pending(db) if m.name not in OPTIONAL_FOR_READERS]
+
+
+def has_table(db: sqlite_utils.Database, name: str) -> bool:
+    """Whether the file has table ``name`` (a file that a read-only viewer did not migrate may
+    lack the tables of :data:`~.schema.OPTIONAL_FOR_READERS`)."""
+    row = db.execute(
+        "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?", [name]).fetchone()
+    return row is not None
 
 
 def is_wal_file(path: str | Path) -> bool:
@@ -168,7 +188,7 @@ def open_annotation_writer(path: str | Path) -> sqlite_utils.Database:
     try:
         db.execute("PRAGMA busy_timeout=30000")
         db.execute("PRAGMA foreign_keys=ON")
-        pending = MIGRATIONS.pending(db)
+        pending = missing_for_readers(db)
     except sqlite3.DatabaseError as exc:
         conn.close()
         raise StoreError(f"{path}: not a SQLite database ({exc})") from exc
@@ -176,7 +196,8 @@ def open_annotation_writer(path: str | Path) -> sqlite_utils.Database:
         conn.close()
         raise StoreError(
             f"{path}: database schema is older than this reachscope, and saving a label never "
-            "migrates a file; run `reachscope runs DB` once to migrate it, then label again"
+            "migrates a file; a command that writes to it (`reachscope grade`, `sample` or "
+            "`import`) migrates it, then label again"
         )
     return db
 

@@ -4,14 +4,21 @@ from __future__ import annotations
 
 import json
 import math
-from dataclasses import dataclass
+import os
+import socket
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
 import sqlite_utils
 
+from .counts import sample_totals
 from .db import StoreError
 from .models import Run, RunSpec
+
+#: A running run whose heartbeat (``updated_at``, set every few seconds by its writer) is older
+#: than this is ``stale``: its writer is gone.
+STALE_AFTER_S = 120.0
 
 
 def now() -> str:
@@ -104,6 +111,52 @@ def update_run(db: sqlite_utils.Database, run_id: int, **fields: object) -> None
     db.execute(f"UPDATE runs SET {sets} WHERE id = ?", [*values.values(), run_id])
 
 
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # alive, another user's
+        return True
+    return True
+
+
+def writer_state(status: str, updated_at: str | None, writer: dict[str, Any] | None,
+                 at: datetime | None = None) -> str:
+    """A run's status as shown: ``stale`` for a ``running`` run whose writer is gone.
+
+    Gone means: on this host and its pid is not alive, or (any host) no heartbeat for
+    :data:`STALE_AFTER_S` seconds. Other statuses are returned as stored.
+
+    Args:
+        status: the stored status.
+        updated_at: the run's last heartbeat (ISO 8601).
+        writer: ``{"pid", "host"}`` of the process that writes the run (``provenance["writer"]``).
+        at: the time to judge at (default: now).
+
+    Returns:
+        ``stale`` or the stored status.
+    """
+    if status != "running":
+        return status
+    pid, host = (writer or {}).get("pid"), (writer or {}).get("host")
+    if isinstance(pid, int) and host == socket.gethostname() and not _pid_alive(pid):
+        return "stale"
+    try:
+        beat = datetime.fromisoformat(updated_at or "")
+    except (TypeError, ValueError):
+        return status
+    if beat.tzinfo is None:
+        beat = beat.replace(tzinfo=UTC)
+    age = ((at or datetime.now(UTC)) - beat).total_seconds()
+    return "stale" if age > STALE_AFTER_S else status
+
+
+def run_state(run: Run, at: datetime | None = None) -> str:
+    """:func:`writer_state` of a stored run: what `reachscope runs` and the app show as status."""
+    return writer_state(run.status, run.updated_at, run.provenance.get("writer"), at)
+
+
 @dataclass
 class RunProgress:
     """How far a run has got: samples stored and graded against its target."""
@@ -117,16 +170,25 @@ class RunProgress:
     graded: int
     correct: int
     grader: str | None
+    #: The last heartbeat and the writer's pid and host, to tell a ``stale`` run (:attr:`state`).
+    updated_at: str | None = None
+    writer: dict[str, Any] = field(default_factory=dict)
 
     @property
     def target(self) -> int | None:
         return None if self.n_target is None else self.n_target * self.problems
 
+    @property
+    def state(self) -> str:
+        """The status as shown, judged now (a run goes ``stale`` without any write)."""
+        return writer_state(self.status, self.updated_at, self.writer)
+
 
 def run_progress(db: sqlite_utils.Database, run_id: int) -> RunProgress:
     """Samples stored and graded (by the run's primary grader, else its first) for one run."""
-    label, status, n_target, primary, aggregate = db.execute(
-        "SELECT label, status, n_target, primary_grader, aggregate_only FROM runs WHERE id = ?",
+    label, status, n_target, primary, aggregate, updated_at, provenance = db.execute(
+        "SELECT label, status, n_target, primary_grader, aggregate_only, updated_at, provenance "
+        "FROM runs WHERE id = ?",
         [run_id],
     ).fetchone()
     graders = dict(
@@ -138,17 +200,14 @@ def run_progress(db: sqlite_utils.Database, run_id: int) -> RunProgress:
     )
     grader = primary if primary in graders else (sorted(graders)[0] if graders else None)
     graded, correct, counted = graders.get(grader, (0, 0, 0)) if grader else (0, 0, 0)
-    if aggregate:
-        samples = graded
-    else:
-        samples = int(db.execute(
-            "SELECT count(*) FROM samples WHERE run_id = ?", [run_id]).fetchone()[0])
+    samples = graded if aggregate else sample_totals(db, [run_id]).get(run_id, (0, 0))[0]
     problems = int(db.execute(
         "SELECT count(*) FROM problems WHERE dataset = (SELECT dataset FROM runs WHERE id = ?)",
         [run_id],
     ).fetchone()[0])
+    writer = json.loads(provenance or "{}").get("writer") or {}
     return RunProgress(run_id, label, status, max(problems, counted), n_target, samples, graded,
-                       correct, grader)
+                       correct, grader, updated_at, writer)
 
 
 def run_statuses(db: sqlite_utils.Database) -> dict[int, tuple[str, str]]:
@@ -173,22 +232,17 @@ class RunSummary:
 
 
 def run_summaries(db: sqlite_utils.Database) -> list[RunSummary]:
-    """Runs with problem and sample counts (aggregate-only runs count from `counts`)."""
-    samples = dict(db.execute("SELECT run_id, count(*) FROM samples GROUP BY run_id").fetchall())
+    """Runs with problem and sample counts (aggregate-only runs count from `counts`); reads
+    `counts` and `sample_counts`, never the samples."""
+    totals = sample_totals(db)
     problems = dict(
         db.execute(
             "SELECT run_id, count(DISTINCT problem_id) FROM counts GROUP BY run_id"
         ).fetchall()
     )
-    sample_problems = dict(
-        db.execute(
-            "SELECT run_id, count(*) FROM (SELECT DISTINCT run_id, problem_id FROM samples) "
-            "GROUP BY run_id"
-        ).fetchall()
-    )
     out = []
     for run in list_runs(db):
-        n_samples = samples.get(run.id, 0)
+        n_samples, sample_problems = totals.get(run.id, (0, 0))
         if run.aggregate_only:
             row = db.execute(
                 "SELECT coalesce(sum(n), 0) FROM counts WHERE run_id = ? AND grader = ?",
@@ -198,7 +252,7 @@ def run_summaries(db: sqlite_utils.Database) -> list[RunSummary]:
         out.append(
             RunSummary(
                 run=run,
-                problems=max(problems.get(run.id, 0), sample_problems.get(run.id, 0)),
+                problems=max(problems.get(run.id, 0), sample_problems),
                 samples=n_samples,
             )
         )

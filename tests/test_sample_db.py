@@ -9,10 +9,19 @@ from pathlib import Path
 
 from reachscope.core.analysis import compare
 from reachscope.store import open_db
-from reachscope.store.counts import run_counts
+from reachscope.store.counts import run_counts, sample_totals
 from reachscope.store.runs import list_runs, run_summaries
+from reachscope.store.schema import MIGRATIONS
 
 ROOT = Path(__file__).resolve().parents[1]
+
+
+def assert_sample_counts(db) -> None:  # noqa: ANN001
+    """m004 applied, and the trigger-kept sample counts equal to a scan."""
+    assert "m004_sample_counts" in {m.name for m in MIGRATIONS.applied(db)}
+    scanned = {int(r): (int(n), int(p)) for r, n, p in db.execute(
+        "SELECT run_id, count(*), count(DISTINCT problem_id) FROM samples GROUP BY run_id")}
+    assert sample_totals(db) == scanned
 
 
 def test_fast_build_makes_a_complete_demo(tmp_path: Path) -> None:
@@ -24,6 +33,10 @@ def test_fast_build_makes_a_complete_demo(tmp_path: Path) -> None:
     assert not list(tmp_path.glob("tmp*")), "build left temporaries behind"
     db = open_db(out, read_only=True)
     assert db.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+    assert db.execute("PRAGMA journal_mode").fetchone()[0] == "delete"
+    assert db.execute("PRAGMA page_size").fetchone()[0] == 16384
+    assert MIGRATIONS.pending(db) == []  # a fresh build has every migration
+    assert_sample_counts(db)
     runs = {r.ref: r for r in list_runs(db)}
     assert set(runs) == {"lab-arith/base", "lab-arith/rl", "math-cot-100/qwen-instruct"}
     for label in ("base", "rl"):
@@ -44,6 +57,8 @@ def test_committed_demo_database(tmp_path: Path) -> None:
     db = open_db(copy, read_only=True)
     assert db.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
     assert db.execute("PRAGMA journal_mode").fetchone()[0] == "delete"
+    assert db.execute("PRAGMA page_size").fetchone()[0] == 16384
+    assert_sample_counts(db)
     summaries = {s.run.ref: s for s in run_summaries(db)}
     assert summaries["math-cot-100/qwen-instruct"].samples == 800
     for label in ("base", "rl"):

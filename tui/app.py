@@ -3,9 +3,10 @@ database for changes made by other processes."""
 
 from __future__ import annotations
 
+import gc
 from collections.abc import Iterable
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from reachscope.store import Run, StoreError
 from textual import on, work
@@ -16,8 +17,6 @@ from textual.worker import Worker, WorkerState
 
 from .messages import GradersListed, RunsChanged
 from .screens.compare import CompareScreen
-from .screens.live import LiveScreen
-from .screens.problems import ProblemsScreen
 from .source import Source
 
 if TYPE_CHECKING:
@@ -35,6 +34,7 @@ class ReachscopeApp(App[None]):
         Binding("L", "live", "Live"),
         Binding("ctrl+r", "reload", "Reload", show=False, tooltip="Re-read the database"),
         Binding("A", "annotations", "Labels", show=False, tooltip="All labels of a run"),
+        Binding("R", "review", "Review", show=False, tooltip="Review queue: label samples"),
         Binding("g", "cycle_grader", "Grader", show=False,
                 tooltip="Next grader of the compared runs"),
         Binding("escape", "back", "Back", show=False),
@@ -64,14 +64,34 @@ class ReachscopeApp(App[None]):
         self.generation = 0
         self._problem_screen: ProblemScreen | None = None
         self.sub_title = str(self.db_path.name)
+        self._gc_paused = False
+
+    def on_load(self) -> None:
+        # Start-up builds the widget tree, styles and caches (long-lived, few cycles to free):
+        # collecting meanwhile costs a tenth of a second of the cold start and frees next to
+        # nothing. Collection resumes once the first screen is drawn (see _resume_gc).
+        self._gc_paused = gc.isenabled()
+        gc.disable()
 
     def on_mount(self) -> None:
         self.push_screen(CompareScreen())
         if self.poll_interval > 0:
             self.set_interval(self.poll_interval, self.check_for_changes)
+        self.call_after_refresh(self._resume_gc)
+
+    def _resume_gc(self) -> None:
+        # What start-up built (modules, classes, styles: most of the heap) lives as long as the
+        # app; frozen, the collector's full passes no longer scan it (tens of ms each, a few
+        # times a minute while browsing).
+        gc.freeze()
+        if self._gc_paused:
+            self._gc_paused = False
+            gc.enable()
 
     def on_unmount(self) -> None:
         self.source.close()
+        self._resume_gc()
+        gc.unfreeze()  # a closed app can be freed
 
     # -- polling ------------------------------------------------------------------------------
 
@@ -89,6 +109,22 @@ class ReachscopeApp(App[None]):
     def _forward_change(self, message: RunsChanged) -> None:
         self.generation += 1
         self.screen.post_message(RunsChanged(set(message.run_ids)))
+
+    def push_screen(self, screen: Screen[Any] | str, *args: Any, **kwargs: Any) -> Any:
+        """Push a screen with its breakpoint classes (``-narrow``/``-wide``) already set: else
+        the resize that a screen gets when mounted sets them and every widget is styled twice
+        (a tenth of a second for the first screen)."""
+        if isinstance(screen, Screen) and not screen.is_attached:
+            classes: dict[str, bool] = {}
+            for size, own, default in (
+                (self.size.width, screen.HORIZONTAL_BREAKPOINTS, self.HORIZONTAL_BREAKPOINTS),
+                (self.size.height, screen.VERTICAL_BREAKPOINTS, self.VERTICAL_BREAKPOINTS),
+            ):
+                breakpoints = (default if own is None else own) or []
+                on = screen._get_breakpoint_classes(size, breakpoints)
+                classes.update({name: name in on for _, name in breakpoints})
+            screen.update_classes(classes, update=False)
+        return super().push_screen(screen, *args, **kwargs)
 
     # -- shared state -------------------------------------------------------------------------
 
@@ -152,7 +188,15 @@ class ReachscopeApp(App[None]):
         elif not isinstance(self.screen, AnnotationsScreen):
             self.push_screen(AnnotationsScreen())
 
+    def action_review(self) -> None:
+        from .screens.review import ReviewScreen  # imported when first opened
+
+        if not isinstance(self.screen, ReviewScreen):
+            self.push_screen(ReviewScreen())
+
     def action_live(self) -> None:
+        from .screens.live import LiveScreen  # imported when first opened, not at start-up
+
         if not isinstance(self.screen, LiveScreen):
             self.push_screen(LiveScreen())
 
@@ -168,6 +212,8 @@ class ReachscopeApp(App[None]):
         self.push_screen("problem")
 
     def action_problems(self, category: str = "all") -> None:
+        from .screens.problems import ProblemsScreen
+
         if self.run_a is None:
             self.notify("No run selected yet", severity="warning")
             return
@@ -184,6 +230,7 @@ class ReachscopeApp(App[None]):
         yield SystemCommand(f"Problems only {b} solves", "Coverage: solved by B only",
                             lambda: self.action_problems("only_b"))
         yield SystemCommand("Live monitor", "Progress of running runs", self.action_live)
+        yield SystemCommand("Review", "Label the samples of a review queue", self.action_review)
 
     def _to_compare(self) -> None:
         while len(self.screen_stack) > 2:

@@ -6,11 +6,10 @@ import json
 from pathlib import Path
 
 import click
-from reachscope.store.runs import run_summaries
+from reachscope.store.runs import run_state, run_summaries
 from rich.console import Console
 from rich.table import Table
 
-from ..sample_writer import run_state
 from ._common import db_argument, open_existing, user_errors
 
 

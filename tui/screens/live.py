@@ -7,7 +7,7 @@ import time
 from reachscope.store import Run
 from reachscope.store.counts import max_samples
 from reachscope.store.grades import graders_of_run
-from reachscope.store.runs import list_runs, run_progress
+from reachscope.store.runs import list_runs, run_progress, run_state
 from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding
@@ -116,7 +116,7 @@ class LiveScreen(AppScreen):
         if curves != self._curves:
             self._curves = curves
             self.curves_changed_at = time.monotonic()
-        running = any(rc.run.status == "running" for rc in comp.runs)
+        running = any(run_state(rc.run) == "running" for rc in comp.runs)
         self.query_one(PassKPlot).show_curves(
             comp.ks, curves, title="mean pass@k (live)" if running else "mean pass@k")
         cov = self.query_one("#live-coverage", Static)

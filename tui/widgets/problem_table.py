@@ -6,6 +6,7 @@ from collections.abc import Sequence
 
 from reachscope.core import browse
 from reachscope.store.problems import ProblemLine
+from rich.cells import cell_len
 
 from .cells import Cell, right
 from .paged_table import PagedTable
@@ -40,14 +41,14 @@ def problem_cells(line: ProblemLine, run_a: int, run_b: int | None,
 class ProblemTable(PagedTable):
     """The Problems table; row keys are problem ids, column keys are sort keys.
 
-    Each problem's cells are built once per loaded set of lines and run pair, and reused by
-    every filter and sort; a refilter replaces the rows and keeps the columns.
+    Each problem's cells (and their widths) are built once per loaded set of lines and run pair,
+    and reused by every filter and sort; a refilter replaces the rows and keeps the columns.
     """
 
     def __init__(self, **kwargs) -> None:  # noqa: ANN003
         super().__init__(cursor_type="row", zebra_stripes=True, **kwargs)
-        #: problem id -> (the line its cells were built from, the cells)
-        self._cells: dict[int, tuple[ProblemLine, tuple[Cell, ...]]] = {}
+        #: problem id -> (the line its cells were built from, the cells, their widths)
+        self._cells: dict[int, tuple[ProblemLine, tuple[Cell, ...], tuple[int, ...]]] = {}
         self._cells_for: tuple[int, int | None, tuple[str, ...]] | None = None
 
     def show(self, lines: Sequence[ProblemLine], run_a: int, run_b: int | None, label_a: str,
@@ -62,9 +63,13 @@ class ProblemTable(PagedTable):
             self._cells, self._cells_for = {}, (run_a, run_b, meta_keys)
         cache = self._cells
         rows = []
+        sizes = [tuple(cell_len(label) for label, _ in columns)]
         for line in lines:
             entry = cache.get(line.id)
             if entry is None or entry[0] is not line:  # reloaded lines carry new counts
-                entry = cache[line.id] = (line, problem_cells(line, run_a, run_b, meta_keys))
+                cells = problem_cells(line, run_a, run_b, meta_keys)
+                entry = cache[line.id] = (line, cells, tuple(cell_len(c.text) for c in cells))
             rows.append((entry[1], str(line.id)))
-        self.set_rows(columns, rows, self.cursor_row)
+            sizes.append(entry[2])
+        widths = [max(column) for column in zip(*sizes)]
+        self.set_rows(columns, rows, self.cursor_row, widths)

@@ -33,7 +33,8 @@ class RunProgressTable(DataTable):
         self.redraw()
 
     def tick(self, at: float) -> None:
-        """Re-observe unchanged runs so that a stalled run's rate falls to zero."""
+        """Re-observe unchanged runs so that a stalled run's rate falls to zero (and a run whose
+        writer has gone shows ``stale`` without waiting for a write)."""
         for run_id, p in self.progress.items():
             if p.status == "running":
                 self.meters[run_id].observe(at, p.samples)
@@ -47,10 +48,12 @@ class RunProgressTable(DataTable):
             if target:
                 done += f" ({p.samples / target:.0%})"
             rate = meter.rate
-            running = p.status == "running"
+            state = p.state
+            running = state == "running"
             cells = {
                 "run": Text(p.label, style="bold"),
-                "status": Text(p.status, style="green" if running else "dim"),
+                "status": Text(state, style="green" if running else
+                               "yellow" if state == "stale" else "dim"),
                 "samples": done,
                 "graded": f"{p.graded:,}",
                 "acc": f"{p.correct / p.graded:.3f}" if p.graded else "—",
