@@ -14,60 +14,24 @@ import socket
 import threading
 import time
 from concurrent.futures import Future
-from datetime import UTC, datetime
 from typing import Any
 
 import sqlite_utils
 from reachscope.store import GradeIn, ProblemIn, SampleIn
 from reachscope.store import samples as store_samples
 from reachscope.store.grades import write_grades
-from reachscope.store.models import Run
-from reachscope.store.runs import update_run
+from reachscope.store.runs import STALE_AFTER_S, run_state, update_run  # noqa: F401 - re-exported
 from reachscope.store.samples import write_samples
 
 from .backends import RequestResult
 
 #: Seconds between heartbeats of a live writer (the run's ``updated_at`` is set again).
 HEARTBEAT_S = 10.0
-#: A running run whose heartbeat is older than this is ``stale`` (its writer is gone).
-STALE_AFTER_S = 120.0
 
 
 def writer_identity() -> dict[str, Any]:
     """What a run stores about the process writing it (``provenance["writer"]``)."""
     return {"pid": os.getpid(), "host": socket.gethostname()}
-
-
-def _pid_alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:  # alive, another user's
-        return True
-    return True
-
-
-def run_state(run: Run, now: datetime | None = None) -> str:
-    """A run's status as shown: ``stale`` for a ``running`` run whose writer is gone.
-
-    Gone means: on this host and its pid is not alive, or (any host) no heartbeat for
-    :data:`STALE_AFTER_S` seconds. Other statuses are returned as stored.
-    """
-    if run.status != "running":
-        return run.status
-    writer = run.provenance.get("writer") or {}
-    pid, host = writer.get("pid"), writer.get("host")
-    if isinstance(pid, int) and host == socket.gethostname() and not _pid_alive(pid):
-        return "stale"
-    try:
-        beat = datetime.fromisoformat(run.updated_at)
-    except (TypeError, ValueError):
-        return run.status
-    if beat.tzinfo is None:
-        beat = beat.replace(tzinfo=UTC)
-    age = ((now or datetime.now(UTC)) - beat).total_seconds()
-    return "stale" if age > STALE_AFTER_S else run.status
 
 
 class SampleWriter(threading.Thread):

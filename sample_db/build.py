@@ -49,7 +49,7 @@ def reachscope(args: list[str]) -> None:
 
 
 def build(out: Path, n: int, problems: int | None, backend: str, quiet: bool,
-          score: bool = False) -> None:
+          score: bool = False, score_first: int = 32) -> None:
     """Build the demo database at ``out`` (replacing it atomically)."""
     from reachscope.store import open_db
 
@@ -78,6 +78,7 @@ def build(out: Path, n: int, problems: int | None, backend: str, quiet: bool,
             # Likelihood evidence: both lab runs under both lab models (`reachscope score`).
             reachscope(["score", str(tmp), "--runs", "base", "rl",
                         "--scorer", f"base={MODELS / 'base'}", "--scorer", f"rl={MODELS / 'rl'}",
+                        *(["--first", str(score_first)] if score_first else []),
                         *(["--quiet"] if quiet else [])])
         # Answer clusters under the math grader's equivalence, and the maj@k cache the report
         # reads (sampling did both per model; this covers what is left, e.g. the import).
@@ -112,10 +113,14 @@ def main() -> None:
     parser.add_argument("--quiet", action="store_true", help="no progress bars")
     parser.add_argument("--score", action="store_true",
                         help="also score both lab runs under both lab models (hf)")
+    parser.add_argument("--score-first", type=int, default=32, metavar="N",
+                        help="with --score: the first N samples of each problem (the committed "
+                             "demo has 32: 38,400 scores, about 2 minutes on 2 cores); 0 = all")
     args = parser.parse_args()
     if args.fast:
         args.n, args.problems, args.backend = 8, args.problems or 6, "hf"
-    build(args.out, args.n, args.problems, args.backend, args.quiet, args.score)
+    build(args.out, args.n, args.problems, args.backend, args.quiet, args.score,
+          args.score_first)
 
 
 if __name__ == "__main__":

@@ -104,8 +104,9 @@ def _score(conn: sqlite_utils.Database, runs: list[Run], specs: tuple[str, ...],
         scorer = make_scorer(backend, model.path, **options)
         with scorer:
             with conn.atomic():
-                scorer_id = store_scores.ensure_scorer(conn, model.label, model.path, backend,
-                                                       scorer.provenance())
+                scorer_id = store_scores.ensure_scorer(
+                    conn, model.label, _as_stored(conn, model.label, model.path), backend,
+                    scorer.provenance())
             for run in runs:
                 total = count_to_score(conn, run, scorer_id, first)
                 if total == 0:
@@ -129,6 +130,20 @@ def _score(conn: sqlite_utils.Database, runs: list[Run], specs: tuple[str, ...],
                 console.print(f"{summary.run}: scored {summary.scored} samples under "
                               f"{model.label} ({backend}) in {summary.seconds:.1f} s, "
                               f"{rate:,.0f} tokens/s{failed}")
+
+
+def _as_stored(conn: sqlite_utils.Database, name: str, path: str) -> str:
+    """``path`` as the file already names this scorer's model, if both are the same directory.
+
+    A scorer stored as ``sample_db/models/base`` and given again as an absolute path (or from
+    another working directory) is the same model; any other difference is refused later.
+    """
+    known = {s.name: s.model for s in store_scores.list_scorers(conn)}.get(name)
+    if known is None or known == path:
+        return path
+    same = Path(known).is_dir() and Path(path).is_dir() and \
+        Path(known).resolve() == Path(path).resolve()
+    return known if same else path
 
 
 def likelihood_report(conn: sqlite_utils.Database, runs: list[Run],

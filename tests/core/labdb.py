@@ -12,7 +12,8 @@ MODELS = ROOT / "sample_db" / "models"
 
 
 def lab_copy(path: Path, problems: int, per_problem: int) -> Path:
-    """The demo's lab runs cut to their first ``problems`` x ``per_problem`` samples each."""
+    """The demo's lab runs cut to their first ``problems`` x ``per_problem`` samples each, with
+    none of the demo's scores (the tests score what they check)."""
     shutil.copy(DEMO, path)
     conn = sqlite3.connect(path)
     conn.execute("PRAGMA foreign_keys = ON")
@@ -20,6 +21,8 @@ def lab_copy(path: Path, problems: int, per_problem: int) -> Path:
     conn.execute(f"DELETE FROM samples WHERE sample_idx >= ? OR problem_id NOT IN ({keep})",
                  [per_problem, problems])
     conn.execute("DELETE FROM runs WHERE dataset <> 'lab-arith'")
+    conn.execute("DELETE FROM scores")
+    conn.execute("DELETE FROM scorers")
     conn.commit()
     conn.execute("VACUUM")
     conn.close()

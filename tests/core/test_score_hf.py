@@ -136,3 +136,20 @@ def test_first_scores_a_subset_and_a_later_run_the_rest(tmp_path: Path) -> None:
     score()
     everything = scored()
     assert len(everything) == 3 * 5 and set(first) <= set(everything)
+
+
+def test_the_same_model_given_by_another_path_is_the_same_scorer(tmp_path: Path) -> None:
+    db = lab_copy(tmp_path / "lab.db", problems=1, per_problem=2)
+    root = MODELS.parents[1]
+
+    def score(model: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [sys.executable, "-m", "reachscope.core.cli", "score", str(db), "--runs", "base",
+             "--scorer", f"base={model}", "--device", "cpu", "--quiet"],
+            cwd=root, capture_output=True, text=True)
+
+    assert score("sample_db/models/base").returncode == 0
+    again = score(str(MODELS / "base"))
+    assert again.returncode == 0 and "every sample has a base score" in again.stderr
+    other = score(str(MODELS / "rl"))
+    assert other.returncode == 1 and "give this model another scorer name" in other.stderr

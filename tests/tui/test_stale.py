@@ -84,3 +84,18 @@ async def test_writer_killed_while_watching_turns_stale_without_a_write(
     finally:
         writer.kill()
         writer.wait(timeout=30)
+
+
+async def test_compare_run_pickers_say_stale(live_db_path: Path) -> None:
+    from textual.widgets import Select
+
+    dead = subprocess.Popen([sys.executable, "-c", "pass"])
+    dead.wait()
+    set_writer(live_db_path, dead.pid)
+    app = create_app(live_db_path, poll_interval=0)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await settle(pilot)
+        prompts = [str(prompt) for select in app.screen.query(Select)
+                   for prompt, _ in select._options]
+        live = [p for p in prompts if p.startswith("rl-live")]
+        assert live and all("stale" in p and "running" not in p for p in live), prompts

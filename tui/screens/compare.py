@@ -9,7 +9,7 @@ from reachscope.core import browse
 from reachscope.store import Run, StoreError
 from reachscope.store.counts import counted_problem_metadata, max_samples
 from reachscope.store.grades import resolve_grader
-from reachscope.store.runs import RunSummary, list_runs, run_summary
+from reachscope.store.runs import RunSummary, list_runs, run_state, run_summary
 from rich.text import Text
 from textual import on, work
 from textual.app import ComposeResult
@@ -216,7 +216,7 @@ class CompareScreen(AppScreen):
             if b is None:
                 b = default_pair([app.run_a, *(r for r in message.runs if r.id != app.run_a.id)])[1]
             app.set_pair(by_id[app.run_a.id], b)
-        options = [(f"{r.label} ({r.dataset}, {r.status})", r.id) for r in message.runs]
+        options = [(f"{r.label} ({r.dataset}, {run_state(r)})", r.id) for r in message.runs]
         for sel_id, run in (("#run-a", app.run_a), ("#run-b", app.run_b)):
             select = self.query_one(sel_id, Select)
             with select.prevent(Select.Changed):
