@@ -158,7 +158,7 @@ class ProblemScreen(AppScreen):
         with Horizontal(id="problem-body"):
             yield DataTable(id="answers", cursor_type="row")
             yield PagedTable(id="samples", cursor_type="row", zebra_stripes=True)
-        yield AppFooter()
+        yield AppFooter(compact=True, show_command_palette=False)
 
     def on_mount(self) -> None:
         self.query_one("#samples", DataTable).focus()
