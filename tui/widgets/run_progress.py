@@ -63,6 +63,6 @@ class RunProgressTable(DataTable):
             key = str(run_id)
             if key in self.rows:
                 for col, value in cells.items():
-                    self.update_cell(key, col, value)
+                    self.update_cell(key, col, value, update_width=True)
             else:
                 self.add_row(*cells.values(), key=key)
