@@ -51,7 +51,7 @@ class ProblemsScreen(AppScreen):
                  "only_b": f"only {b} solves", "neither": "neither solves"}
         yield Header()
         with Horizontal(id="filters"):
-            yield Input(placeholder="/ search text or index", id="search", compact=True)
+            yield Input(placeholder="/ text or index", id="search", compact=True)
             yield Select([(v, k) for k, v in names.items()], value=self.query_state.category,
                          allow_blank=False, id="category", compact=True)
             yield Select([], prompt="any level/subject", id="meta", compact=True)
