@@ -69,6 +69,16 @@ def strip_percent(text: str) -> tuple[str, bool]:
     return (stripped, True) if stripped != text and stripped.strip() else (text, False)
 
 
+def comparable(reference: str, answer: str) -> tuple[str, str]:
+    """The pair as compared: ``35\\%`` states 35, so where either side carries a percent sign
+    both are compared without it."""
+    ref_bare, ref_percent = strip_percent(reference)
+    answer_bare, answer_percent = strip_percent(answer)
+    if ref_percent or answer_percent:
+        return ref_bare.strip(), answer_bare.strip()
+    return reference, answer
+
+
 def reference_separator(reference: str) -> str | None:
     """How to join several boxed parts into one answer for this reference, or None.
 
@@ -219,11 +229,7 @@ class MathGrader(Grader):
         if answer is None:
             return GradeResult(task.key, "no_answer", None, None)
         shown = answer if len(answer) <= MAX_STORED_ANSWER else answer[:MAX_STORED_ANSWER] + "…"
-        ref_bare, ref_percent = strip_percent(reference)
-        answer_bare, answer_percent = strip_percent(answer)
-        if ref_percent or answer_percent:
-            # "35\\%" states 35: compare the numbers, whichever side carries the sign.
-            reference, answer = ref_bare.strip(), answer_bare.strip()
+        reference, answer = comparable(reference, answer)
         verdict = fast_verdict(reference, answer)
         if verdict is not None:
             return GradeResult(task.key, verdict, shown, None)
@@ -233,10 +239,7 @@ class MathGrader(Grader):
         # The grading path with ``first`` as the reference, so equal pairs share cached units.
         if first == answer:
             return GradeResult(key, "correct")
-        first_bare, first_percent = strip_percent(first)
-        answer_bare, answer_percent = strip_percent(answer)
-        if first_percent or answer_percent:
-            first, answer = first_bare.strip(), answer_bare.strip()
+        first, answer = comparable(first, answer)
         verdict = fast_verdict(first, answer)
         if verdict is not None:
             return GradeResult(key, verdict)
