@@ -20,6 +20,31 @@ from .base import (
 )
 
 
+def load_causal_lm(model: str, device_spec: str, dtype_spec: str) -> tuple[Any, Any, str]:
+    """(tokenizer, model in eval mode on its device, device) for a transformers causal LM.
+
+    ``auto`` picks CUDA where there is one, else the CPU, and bfloat16 on CUDA, float32 on CPU.
+
+    Raises:
+        OSError, ValueError: the model or tokenizer cannot be loaded.
+    """
+    import torch
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    if device_spec == "auto":
+        device = "cuda" if torch.cuda.is_available() else "cpu"
+    else:
+        device = device_spec
+    if dtype_spec == "auto":
+        dtype = torch.bfloat16 if device.startswith("cuda") else torch.float32
+    else:
+        dtype = getattr(torch, dtype_spec)
+    tokenizer = AutoTokenizer.from_pretrained(model)
+    loaded: Any = AutoModelForCausalLM.from_pretrained(model, dtype=dtype)
+    loaded.to(device).eval()
+    return tokenizer, loaded, device
+
+
 class HFBackend(Backend):
     """Sample with a transformers causal LM on CPU or CUDA.
 
@@ -57,23 +82,11 @@ class HFBackend(Backend):
         self.device = "cpu"
 
     def open(self) -> None:
-        import torch
-        from transformers import AutoModelForCausalLM, AutoTokenizer
-
-        if self.device_spec == "auto":
-            self.device = "cuda" if torch.cuda.is_available() else "cpu"
-        else:
-            self.device = self.device_spec
-        if self.dtype_spec == "auto":
-            dtype = torch.bfloat16 if self.device.startswith("cuda") else torch.float32
-        else:
-            dtype = getattr(torch, self.dtype_spec)
         try:
-            self._tokenizer = AutoTokenizer.from_pretrained(self.model)
-            self._model = AutoModelForCausalLM.from_pretrained(self.model, dtype=dtype)
+            self._tokenizer, self._model, self.device = load_causal_lm(
+                self.model, self.device_spec, self.dtype_spec)
         except (OSError, ValueError) as exc:
             raise BackendError(f"hf: cannot load model {self.model!r}: {exc}") from exc
-        self._model.to(self.device).eval()
         # Decoder-only models continue from the right edge: pad on the left.
         self._tokenizer.padding_side = "left"
         if self._tokenizer.pad_token is None:

@@ -7,6 +7,7 @@ from typing import Any
 
 from reachscope.store.scores import ScoreIn
 
+from ..backends.hf_backend import load_causal_lm
 from .base import ScoreItem, Scorer, ScoringError, prepare, summarize
 
 
@@ -38,21 +39,11 @@ class HFScorer(Scorer):
         self._model: Any = None
 
     def open(self) -> None:
-        import torch
-        from transformers import AutoModelForCausalLM, AutoTokenizer
-
-        self.device = ("cuda" if torch.cuda.is_available() else "cpu") \
-            if self.device_spec == "auto" else self.device_spec
-        if self.dtype_spec == "auto":
-            dtype = torch.bfloat16 if self.device.startswith("cuda") else torch.float32
-        else:
-            dtype = getattr(torch, self.dtype_spec)
         try:
-            self.tokenizer = AutoTokenizer.from_pretrained(self.model)
-            self._model = AutoModelForCausalLM.from_pretrained(self.model, dtype=dtype)
+            self.tokenizer, self._model, self.device = load_causal_lm(
+                self.model, self.device_spec, self.dtype_spec)
         except (OSError, ValueError) as exc:
             raise ScoringError(f"hf: cannot load model {self.model!r}: {exc}") from exc
-        self._model.to(self.device).eval()
 
     def close(self) -> None:
         self._model = None
