@@ -116,6 +116,18 @@ def metadata_keys(lines: Sequence[ProblemLine], keys: Sequence[str] = META_KEYS,
     return [k for k in keys if any(line.meta_str(k) for line in sample)]
 
 
+def metadata_summary(metadata: dict[str, object], keys: Sequence[str] = META_KEYS) -> str:
+    """The problem's values for ``keys`` as one line ("Level 3 · Algebra", "difficulty 1"):
+    level and subject read alone, other keys are named."""
+    parts = []
+    for key in keys:
+        value = metadata.get(key)
+        if value is None or value == "" or isinstance(value, (dict, list)):
+            continue
+        parts.append(str(value) if key in ("level", "subject") else f"{key} {value}")
+    return " · ".join(parts)
+
+
 def metadata_values(lines: Iterable[ProblemLine], keys: Sequence[str] = META_KEYS,
                     limit: int = 40) -> list[tuple[str, str]]:
     """(key, value) pairs present in the problems' metadata, for a filter menu."""

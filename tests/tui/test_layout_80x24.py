@@ -6,6 +6,7 @@ from __future__ import annotations
 import shutil
 from pathlib import Path
 
+from reachscope.core import browse
 from reachscope.core.demo import demo_db_path
 from reachscope.tui.app import create_app
 from reachscope.tui.screens.problem import ProblemScreen
@@ -104,3 +105,17 @@ async def test_lab_problems_show_difficulty_not_empty_level_columns(tmp_path: Pa
         assert screen.shown and all(line.meta_str("difficulty") == wanted
                                     for line in screen.shown)
         assert len(screen.shown) < len(screen.lines)
+        # The problem page names the difficulty too (it named only level and subject).
+        await pilot.press("enter")
+        await settle(pilot)
+        assert isinstance(app.screen, ProblemScreen)
+        head = str(app.screen.query_one("#problem-head").render())
+        assert f"difficulty {wanted}" in head
+
+
+def test_metadata_summary_names_keys_other_than_level_and_subject() -> None:
+    assert browse.metadata_summary({"level": "Level 3", "subject": "Algebra"}) == \
+        "Level 3 · Algebra"
+    assert browse.metadata_summary({"difficulty": 2, "level": None, "id": "x"}) == \
+        "difficulty 2"
+    assert browse.metadata_summary({}) == ""

@@ -236,9 +236,9 @@ class CompareScreen(AppScreen):
                 continue
             n = f"{s.n_min}" if s.n_min == s.n_max else f"{s.n_min}–{s.n_max}"
             rows.append([run.label, str(s.problems), n, browse.format_number(s.mean_accuracy),
-                         "…", run.model or ""])
+                         "…"])
         fill_table(self.query_one("#summary", DataTable),
-                   ["run", "problems", "n", "pass@1", "pass@k", "model"], rows)
+                   ["run", "problems", "n", "pass@1", "pass@k"], rows)
 
     @on(Select.Changed)
     def _run_picked(self, event: Select.Changed) -> None:
@@ -269,10 +269,9 @@ class CompareScreen(AppScreen):
             n = f"{rc.n_min}" if rc.n_min == rc.n_max else f"{rc.n_min}–{rc.n_max}"
             last = curve[-1] if len(curve) else None
             rows.append([key, str(len(rc.problem_ids)), n,
-                         browse.format_number(rc.mean_accuracy()), browse.format_number(last),
-                         rc.run.model or ""])
+                         browse.format_number(rc.mean_accuracy()), browse.format_number(last)])
         fill_table(self.query_one("#summary", DataTable),
-                   ["run", "problems", "n", "pass@1", f"pass@{k_last}", "model"], rows)
+                   ["run", "problems", "n", "pass@1", f"pass@{k_last}"], rows)
         coverage = self.query_one(CoverageTable)
         notes = []
         if comp.coverage is not None:
@@ -285,6 +284,10 @@ class CompareScreen(AppScreen):
         else:
             coverage.display = False
             notes.append("coverage and crossover need two runs on the same dataset")
+        # The model paths as a note, which wraps, rather than a table column, which a long
+        # path pushed past the side pane's edge.
+        notes.append("model: " + ", ".join(f"{key} {rc.run.model or '?'}"
+                                           for key, rc in zip(comp.keys, comp.runs)))
         notes.append("grader: " + ", ".join(f"{rc.run.label} {rc.grader}" for rc in comp.runs)
                      + " (g: next grader)")
         notes += comp.notes

@@ -229,7 +229,7 @@ class ProblemScreen(AppScreen):
         if p.id != self.problem_id:
             return  # a load for the problem this screen showed before
         self._generation = message.generation
-        meta = " · ".join(str(p.metadata[k]) for k in ("level", "subject") if p.metadata.get(k))
+        meta = browse.metadata_summary(p.metadata)
         head = Text.assemble(
             (f"Problem #{p.idx}", "bold"), f"  {meta}  " if meta else "  ",
             ("reference answer: ", "dim"), (p.answer or "—", "bold reverse"),
