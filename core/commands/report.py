@@ -336,7 +336,9 @@ def report_command(db: Path | None, run_refs: tuple[str, ...], more_runs: tuple[
         if evidence:
             out["evidence"] = evidence_json(evidence_of(conn, cmp, display_ks(cmp, ks),
                                                         resamples, seed))
-        click.echo(json.dumps(out, indent=2))
+        # Indented for a person at a terminal; compact into a pipe or file, where the C encoder
+        # writes the million-sample report's curves in a third of the time.
+        click.echo(json.dumps(out, indent=2 if sys.stdout.isatty() else None))
     elif fmt == "csv":
         print_csv(cmp)
         if evidence:

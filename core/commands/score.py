@@ -5,7 +5,7 @@ from __future__ import annotations
 import io
 import json
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 import sqlite_utils
@@ -30,6 +30,9 @@ from ..scoring.prompts import run_prompt
 from ..scoring.run import count_to_score, score_run
 from ._common import db_argument, open_existing, user_errors
 
+if TYPE_CHECKING:
+    from ..likelihood import ScoredRun
+
 
 @click.command("score")
 @db_argument
@@ -41,11 +44,17 @@ from ._common import db_argument, open_existing, user_errors
                    "Default: every run with samples.")
 @click.option("--backend", type=click.Choice(scorer_names()), default="hf", show_default=True,
               help="hf: batched forward pass with exact token entropy; vllm: prompt_logprobs "
-                   "(no entropy).")
+                   "(no entropy); openai: a server's /v1/completions with echo and logprobs "
+                   "(vllm serve; --scorer NAME=SERVED_MODEL, no entropy).")
 @click.option("--template", metavar="NAME|FILE",
               help="Prompt template of runs that stored none (imports), or to override theirs.")
 @click.option("--device", help="hf: cpu, cuda, cuda:N or auto (default).")
 @click.option("--dtype", help="Model dtype: auto (default), float32, bfloat16...")
+@click.option("--base-url", help="openai: server URL, e.g. http://127.0.0.1:8000/v1.")
+@click.option("--api-key", envvar="OPENAI_API_KEY", help="openai: API key (never stored).")
+@click.option("--tokenizer", metavar="PATH",
+              help="openai: a local tokenizer of the served model (default: the server's "
+                   "/tokenize).")
 @click.option("--hf-batch-size", type=click.IntRange(1), default=None,
               help="hf: rows per forward pass (default 64).")
 @click.option("--batch-size", type=click.IntRange(1), default=512, show_default=True,
@@ -63,7 +72,8 @@ from ._common import db_argument, open_existing, user_errors
 @user_errors
 def score_command(db: Path, more_runs: tuple[str, ...], scorer_specs: tuple[str, ...],
                   run_refs: tuple[str, ...], backend: str, template: str | None,
-                  device: str | None, dtype: str | None, hf_batch_size: int | None,
+                  device: str | None, dtype: str | None, base_url: str | None,
+                  api_key: str | None, tokenizer: str | None, hf_batch_size: int | None,
                   batch_size: int, show_report: bool, fmt: str, grader: str | None,
                   first: int | None, quiet: bool) -> None:
     """Score the samples stored in DB under scorer models (log-probability of each completion
@@ -84,7 +94,8 @@ def score_command(db: Path, more_runs: tuple[str, ...], scorer_specs: tuple[str,
     if scorer_specs:
         try:
             _score(conn, runs, scorer_specs, backend, template, batch_size, quiet,
-                   {"device": device, "dtype": dtype, "batch_size": hf_batch_size}, first)
+                   {"device": device, "dtype": dtype, "batch_size": hf_batch_size,
+                    "base_url": base_url, "api_key": api_key, "tokenizer": tokenizer}, first)
         except ScoringError as exc:
             raise click.ClickException(str(exc)) from exc
     if show_report:
@@ -98,7 +109,10 @@ def _score(conn: sqlite_utils.Database, runs: list[Run], specs: tuple[str, ...],
     console = Console(stderr=True)
     recipes = {run.id: run_prompt(run, template) for run in runs}  # fail before loading models
     if backend != "hf":
-        options = {"dtype": options["dtype"]}
+        if backend == "openai" and not options["base_url"]:
+            raise click.UsageError("--backend openai needs --base-url")
+        keys = ("base_url", "api_key", "tokenizer") if backend == "openai" else ("dtype",)
+        options = {k: options[k] for k in keys}
     for spec in specs:
         model = parse_model(spec)
         scorer = make_scorer(backend, model.path, **options)
@@ -152,10 +166,27 @@ def likelihood_report(conn: sqlite_utils.Database, runs: list[Run],
 
     A scorer's own run is the run labelled like the scorer, else the run of the same model.
     """
+    from ..likelihood import evidence
+
+    scored, own = scored_runs(conn, runs, grader)
+    data = evidence(scored, own)
+    data["scorers"] = [{"name": s.name, "model": s.model, "backend": s.backend}
+                       for s in store_scores.list_scorers(conn)]
+    data["definition"] = ("log PPL = -mean over the scorer's completion tokens of log p(token "
+                          "| prompt, earlier tokens); PPL = exp(log PPL)")
+    return data
+
+
+def scored_runs(conn: sqlite_utils.Database, runs: list[Run], grader: str | None = None,
+                ) -> tuple[dict[tuple[str, str], ScoredRun], dict[str, str]]:
+    """``(scorer, run label) -> ScoredRun`` for every pair with scores, and each scorer's own run.
+
+    A scorer's own run is the run labelled like the scorer, else the run of the same model.
+    """
     from reachscope.store.db import StoreError
     from reachscope.store.grades import resolve_grader
 
-    from ..likelihood import ScoredRun, evidence
+    from ..likelihood import ScoredRun
 
     store_scores.require_scores_table(conn)
     scorers = store_scores.list_scorers(conn)
@@ -175,12 +206,7 @@ def likelihood_report(conn: sqlite_utils.Database, runs: list[Run],
             [r for r in runs if r.model and _same_model(r.model, scorer.model)]
         if mine:
             own[scorer.name] = mine[0].label
-    data = evidence(scored, own)
-    data["scorers"] = [{"name": s.name, "model": s.model, "backend": s.backend}
-                       for s in scorers]
-    data["definition"] = ("log PPL = -mean over the scorer's completion tokens of log p(token "
-                          "| prompt, earlier tokens); PPL = exp(log PPL)")
-    return data
+    return scored, own
 
 
 def _same_model(a: str, b: str) -> bool:
