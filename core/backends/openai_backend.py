@@ -208,7 +208,7 @@ class OpenAIBackend(Backend):
                 await asyncio.sleep(wait)
             ep.in_flight += 1
             try:
-                data = await self._post(session, ep.url + path, body)
+                data = await post_json(session, ep.url + path, body)
             except _Retryable as exc:
                 last = str(exc)
                 delay = min(self.max_backoff_s, 0.5 * 2**attempt) * (0.5 + random.random())
@@ -225,22 +225,6 @@ class OpenAIBackend(Backend):
             latency_s=time.perf_counter() - started,
         )
 
-    async def _post(self, session: aiohttp.ClientSession, url: str, body: dict[str, Any]) -> Any:
-        import aiohttp
-
-        try:
-            async with session.post(url, json=body) as r:
-                text = await r.text()
-                if r.status == 200:
-                    import json
-
-                    return json.loads(text)
-                if r.status in _RETRY_STATUS:
-                    raise _Retryable(f"{url}: HTTP {r.status}: {text[:200]}")
-                raise _Fatal(f"{url}: HTTP {r.status}: {_error_message(text)}")
-        except (TimeoutError, aiohttp.ClientConnectionError, aiohttp.ClientPayloadError) as exc:
-            raise _Retryable(f"{url}: {type(exc).__name__}: {exc}") from exc
-
     def provenance(self) -> dict[str, Any]:
         return {
             "backend": self.name,
@@ -254,6 +238,33 @@ class OpenAIBackend(Backend):
 
 class _Fatal(Exception):
     """A failure another try will not fix (prompt too long, unknown model)."""
+
+    def __init__(self, message: str, status: int | None = None) -> None:
+        super().__init__(message)
+        self.status = status
+
+
+async def post_json(session: aiohttp.ClientSession, url: str, body: dict[str, Any]) -> Any:
+    """POST ``body`` and return the decoded answer.
+
+    Raises:
+        _Retryable: a status worth another try (429, 5xx...), a timeout or a lost connection.
+        _Fatal: any other status (its ``status`` is set), with the server's message.
+    """
+    import aiohttp
+
+    try:
+        async with session.post(url, json=body) as r:
+            text = await r.text()
+            if r.status == 200:
+                import json
+
+                return json.loads(text)
+            if r.status in _RETRY_STATUS:
+                raise _Retryable(f"{url}: HTTP {r.status}: {text[:200]}")
+            raise _Fatal(f"{url}: HTTP {r.status}: {_error_message(text)}", r.status)
+    except (TimeoutError, aiohttp.ClientConnectionError, aiohttp.ClientPayloadError) as exc:
+        raise _Retryable(f"{url}: {type(exc).__name__}: {exc}") from exc
 
 
 def _v1(url: str) -> str:

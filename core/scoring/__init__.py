@@ -2,8 +2,8 @@
 
 ``base`` (items, the scorer interface, the tokenisation rule, the registry), ``prompts`` (the
 exact prompt of a run's samples, recovered from what the run stored), one module per scoring
-backend (``hf``, ``vllm``), and ``run`` (the thin part that pages samples from the database,
-scores them in batches and writes each batch in one transaction).
+backend (``hf``, ``vllm``, ``openai``), and ``run`` (the thin part that pages samples from the
+database, scores them in batches and writes each batch in one transaction).
 """
 
 from .base import SCORERS, ScoreItem, Scorer, ScoringError, make_scorer, scorer_names

@@ -21,6 +21,7 @@ from reachscope.store.scores import ScoreIn
 SCORERS: dict[str, str] = {
     "hf": "hf:HFScorer",
     "vllm": "vllm:VLLMScorer",
+    "openai": "openai:OpenAIScorer",
 }
 
 
@@ -133,7 +134,8 @@ def scorer_names() -> tuple[str, ...]:
 
 
 def make_scorer(name: str, model: str, **options: Any) -> Scorer:
-    """Build scoring backend ``name`` for ``model`` (options: ``device``, ``dtype``...).
+    """Build scoring backend ``name`` for ``model`` (options: ``device``, ``dtype``,
+    ``base_url``...; None values are left out).
 
     Raises:
         ScoringError: unknown backend or option.
