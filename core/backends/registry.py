@@ -21,6 +21,7 @@ REGISTRY: dict[str, str | type[Backend]] = {
     "vllm": "vllm_backend:VLLMBackend",
     "openai": "openai_backend:OpenAIBackend",
     "hf": "hf_backend:HFBackend",
+    "ray": "ray_backend:RayBackend",
 }
 
 

