@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections import Counter
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -9,6 +11,7 @@ import sqlite_utils
 from reachscope.store import Run, StoreError
 from reachscope.store.counts import run_counts
 from reachscope.store.grades import resolve_grader, solved_within
+from reachscope.store.runs import get_run, list_runs
 
 from . import metrics
 from .metrics import BootstrapResult, Coverage, FloatArray
@@ -152,3 +155,35 @@ def compare(
         out.bootstrap = metrics.paired_bootstrap(ma, mb, grid, resamples=bootstrap, seed=seed,
                                                  level=level)
     return out
+
+
+def choose_runs(db: sqlite_utils.Database, refs: Sequence[str],
+                dataset: str | None) -> tuple[list[Run], str]:
+    """The runs to report and a note on how they were chosen ('' when given explicitly).
+
+    Given ``refs`` (labels, ``dataset/label`` or ids), those runs; else the runs of ``dataset``;
+    else those of the dataset with the most runs (the note names the others).
+
+    Raises:
+        StoreError: an unknown or ambiguous run, or no runs at all.
+    """
+    if refs:
+        return [get_run(db, r) for r in refs], ""
+    runs = list_runs(db, dataset)
+    if not runs:
+        raise StoreError(f"no runs{f' on dataset {dataset!r}' if dataset else ''} in database")
+    by_dataset = Counter(r.dataset for r in runs)
+    if len(by_dataset) == 1:
+        return runs, ""
+    chosen = by_dataset.most_common(1)[0][0]
+    others = ", ".join(d for d in by_dataset if d != chosen)
+    return ([r for r in runs if r.dataset == chosen],
+            f"reporting dataset {chosen!r}; also in this database: {others} (use --dataset)")
+
+
+def display_ks(cmp: Comparison, given: list[int] | None) -> list[int]:
+    """k rows for tables: the given grid, else powers of two up to the largest n."""
+    if given:
+        return cmp.ks
+    n_max = max(rc.n_max for rc in cmp.runs)
+    return [k for k in metrics.log2_ks(n_max) if k in set(cmp.ks)]

@@ -7,19 +7,17 @@ import io
 import json
 import math
 import sys
-from collections import Counter
 from pathlib import Path
 from typing import Any
 
 import click
-from reachscope.store import Run, StoreError
+from reachscope.store import StoreError
 from reachscope.store.counts import counted_problem_metadata
-from reachscope.store.runs import get_run, list_runs
 from rich import box
 from rich.console import Console
 from rich.table import Table
 
-from ..analysis import Comparison, compare
+from ..analysis import Comparison, choose_runs, compare, display_ks
 from ..breakdown import Breakdown, breakdown_of, table_rows
 from ..metrics import HISTOGRAM_LABELS, log2_ks
 from ._common import db_or_demo, open_existing, optional_db_argument, user_errors
@@ -55,22 +53,6 @@ def parse_ks(value: str | None) -> list[int] | None:
     if not ks or min(ks) < 1:
         raise click.BadParameter("k values must be >= 1", param_hint="--k")
     return sorted(ks)
-
-
-def choose_runs(db: Any, refs: tuple[str, ...], dataset: str | None) -> tuple[list[Run], str]:
-    """The runs to report and a note on how they were chosen ('' when given explicitly)."""
-    if refs:
-        return [get_run(db, r) for r in refs], ""
-    runs = list_runs(db, dataset)
-    if not runs:
-        raise StoreError(f"no runs{f' on dataset {dataset!r}' if dataset else ''} in database")
-    by_dataset = Counter(r.dataset for r in runs)
-    if len(by_dataset) == 1:
-        return runs, ""
-    chosen = by_dataset.most_common(1)[0][0]
-    others = ", ".join(d for d in by_dataset if d != chosen)
-    return ([r for r in runs if r.dataset == chosen],
-            f"reporting dataset {chosen!r}; also in this database: {others} (use --dataset)")
 
 
 def _num(x: float) -> float | None:
@@ -147,14 +129,6 @@ def _fmt(x: float, signed: bool = False) -> str:
     if math.isnan(x):
         return "-"
     return f"{x:+.3f}" if signed else f"{x:.3f}"
-
-
-def display_ks(cmp: Comparison, given: list[int] | None) -> list[int]:
-    """k rows for tables: the given grid, else powers of two up to the largest n."""
-    if given:
-        return cmp.ks
-    n_max = max(rc.n_max for rc in cmp.runs)
-    return [k for k in log2_ks(n_max) if k in set(cmp.ks)]
 
 
 def print_table(cmp: Comparison, ks: list[int], console: Console) -> None:

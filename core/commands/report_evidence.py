@@ -18,6 +18,7 @@ from rich.table import Table
 from ..analysis import Comparison
 from ..evidence import StatisticInterval
 from ..evidence_report import Evidence, PairEvidence, RunEvidence, evidence
+from ..report_rows import evidence_rows, is_missing
 from ..trajectory import Trajectory, trajectory
 
 
@@ -291,45 +292,9 @@ def evidence_csv(ev: Evidence) -> str:
     buf = io.StringIO()
     w = csv.writer(buf, lineterminator="\n")
     w.writerow(["section", "run", "metric", "k", "value", "low", "high"])
-
-    def put(section: str, run: str, metric: str, k: object, value: float | None,
-            ci: StatisticInterval | None = None) -> None:
-        cells = [value, ci.low if ci else None, ci.high if ci else None]
+    for section, run, metric, k, *cells in evidence_rows(ev):
         w.writerow([section, run, metric, "" if k is None else k,
-                    *("" if c is None or math.isnan(c) else repr(float(c)) for c in cells)])
-
-    for r in ev.runs:
-        for metric in ("mean_entropy", "mean_normalized_entropy", "mean_distinct",
-                       "mean_mode_share", "cons_at_n"):
-            put("answers", r.key, metric, None, getattr(r, metric))
-        t = r.truncation
-        put("truncation", r.key, "share", None, t.truncated_share)
-        put("truncation", r.key, "incorrect_truncated_share", None, t.incorrect_truncated_share)
-        put("truncation", r.key, "no_answer_truncated_share", None, t.no_answer_truncated_share)
-        for i, k in enumerate(ev.ks):
-            put("curves", r.key, "maj_at_k", k, float(r.maj_at_k[i]))
-            put("curves", r.key, "pass_pow_k", k, float(r.pass_pow_k[i]))
-            put("curves", r.key, "mg_pass_at_k", k, float(r.mg_pass_at_k[i]))
-            for tau, c in r.g_pass_at_k.items():
-                put("curves", r.key, f"g_pass_at_k_{tau}", k, float(c[i]))
-    for p in ev.pairs:
-        run = f"{p.other} vs {p.base}"
-        for name in ("srr", "ndr", "sds", "nscr"):
-            put("support", run, name, p.k, getattr(p.support, name), p.support_intervals.get(name))
-        put("support", run, "detection_floor", p.k, p.detection_floor[p.base])
-        put("efficiency_gap", run, "dse", p.k, p.efficiency_gap.gap, p.efficiency_gap_interval)
-        if p.confidently_wrong is not None:
-            put("answers", run, "confidently_wrong", None, p.confidently_wrong.share,
-                p.confidently_wrong_interval)
-        if p.entropy_difference is not None:
-            put("answers", run, "entropy_difference", None, p.entropy_difference.estimate,
-                p.entropy_difference)
-        if p.maj_difference is not None:
-            md = p.maj_difference
-            for i, k in enumerate(ev.ks):
-                w.writerow(["curves", run, "maj_at_k_difference", k,
-                            *("" if math.isnan(v) else repr(float(v))
-                              for v in (md.diff[i], md.low[i], md.high[i]))])
+                    *("" if is_missing(c) else repr(float(c)) for c in cells)])  # type: ignore[arg-type]
     return buf.getvalue()
 
 
