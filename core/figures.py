@@ -11,7 +11,8 @@ the functions, never at import time; figures are built on `matplotlib.figure.Fig
 canvas, never through pyplot, so no global figure state or GUI backend is involved.
 
 Every artist that carries data has a gid (``passk-curve-0``, ``coverage-bars-0``, ...): tests read
-the drawn data back from the artists, and the ids survive into SVG output.
+the drawn data back from the artists, and the ids survive into SVG output. Bars have one id
+each: ``coverage-bars-0-3`` is the fourth bar of the first group.
 """
 
 from __future__ import annotations
@@ -113,6 +114,12 @@ def _legend(ax: Axes, handles: list[Any], labels: list[str], **kw: Any) -> None:
     ax.legend(handles, [text(lab) for lab in labels], **kw)
 
 
+def _bar_ids(bars: Any, gid: str) -> None:
+    # One id per bar (``gid-0``, ``gid-1``, ...): ids must be unique in an SVG.
+    for j, rect in enumerate(bars):
+        rect.set_gid(f"{gid}-{j}")
+
+
 def _log2_axis(ax: Axes, ks: list[int]) -> None:
     from matplotlib.ticker import FixedLocator, NullLocator
 
@@ -184,7 +191,8 @@ def coverage_figure(cmp: Comparison) -> Figure:
         c = cov.as_counts()
         heights = [c["both"], c["only_a"], c["only_b"], c["neither"]]
         bars = ax.bar(x + (i - (len(groups) - 1) / 2) * width, heights, width,
-                      color=COLOURS[2 + i], gid=f"coverage-bars-{i}")
+                      color=COLOURS[2 + i])
+        _bar_ids(bars, f"coverage-bars-{i}")
         ax.bar_label(bars, fontsize=6, padding=1)
         handles.append(bars)
     ax.set_xticks(x, [text(n) for n in names])
@@ -207,9 +215,10 @@ def histogram_figure(cmp: Comparison) -> Figure:
     handles = []
     for i, key in enumerate(cmp.keys):
         bars = ax.bar(x + (i - (len(cmp.keys) - 1) / 2) * width, cmp.histograms[key], width,
-                      color=COLOURS[i % len(COLOURS)], gid=f"histogram-bars-{i}",
+                      color=COLOURS[i % len(COLOURS)],
                       hatch=None if i == 0 else ["//", "..", "xx"][(i - 1) % 3],
                       edgecolor="white", linewidth=0.3)
+        _bar_ids(bars, f"histogram-bars-{i}")
         handles.append(bars)
     ax.set_xticks(x, HISTOGRAM_LABELS, rotation=45, ha="right", rotation_mode="anchor")
     ax.grid(axis="x", visible=False)

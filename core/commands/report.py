@@ -256,7 +256,8 @@ def print_markdown(cmp: Comparison, ks: list[int]) -> None:
 @click.option("--dataset", help="Report the runs of this dataset.")
 @click.option("--k", "k_spec", help="k grid: 1,2,4 or 1-64 or pow2:1024. Default: every k up "
               "to n (tables show powers of two).")
-@click.option("--format", "fmt", type=click.Choice(["table", "json", "csv", "markdown"]),
+@click.option("--format", "fmt",
+              type=click.Choice(["table", "json", "csv", "markdown", "html"]),
               default="table", show_default=True)
 @click.option("--grader", help="Grader whose verdicts count (default: each run's primary).")
 @click.option("--coverage-k", type=click.IntRange(min=1),
@@ -277,12 +278,14 @@ def print_markdown(cmp: Comparison, ks: list[int]) -> None:
                    "base and answer entropy per run, in checkpoint order.")
 @click.option("--order", "order", multiple=True, metavar="LABEL",
               help="With --trajectory: the run order (the first is the base); repeat or list.")
+@click.option("--out", "out_path", type=click.Path(dir_okay=False, path_type=Path),
+              help="With --format html: write the page to this file (default: stdout).")
 @user_errors
 def report_command(db: Path | None, run_refs: tuple[str, ...], more_runs: tuple[str, ...],
                    dataset: str | None, k_spec: str | None, fmt: str, grader: str | None,
                    coverage_k: int | None, resamples: int, seed: int,
                    by_field: str | None, evidence: bool, as_trajectory: bool,
-                   order: tuple[str, ...]) -> None:
+                   order: tuple[str, ...], out_path: Path | None = None) -> None:
     """pass@k table per run, coverage table, crossover k and bootstrap interval for a pair.
 
     DB defaults to the shipped demo database.
@@ -291,6 +294,8 @@ def report_command(db: Path | None, run_refs: tuple[str, ...], more_runs: tuple[
     """
     if by_field and fmt not in ("table", "json"):
         raise click.UsageError("--by works with --format table or json")
+    if out_path is not None and fmt != "html" or fmt == "html" and as_trajectory:
+        raise click.UsageError("--out works with --format html (and html without --trajectory)")
     conn = open_existing(db_or_demo(db))
     refs = tuple(r for spec in (*run_refs, *more_runs) for r in spec.split(",") if r)
     runs, note = choose_runs(conn, refs, dataset)
@@ -325,6 +330,13 @@ def report_command(db: Path | None, run_refs: tuple[str, ...], more_runs: tuple[
             table_ks = display_ks(cmp, ks)
             click.echo("\n".join(evidence_markdown(evidence_of(conn, cmp, table_ks, resamples,
                                                                 seed), table_ks)))
+    elif fmt == "html":
+        from ..html_report import write_page
+
+        table_ks = display_ks(cmp, ks)
+        write_page(conn, cmp, runs, table_ks,
+                   evidence_of(conn, cmp, table_ks, resamples, seed) if evidence else None,
+                   db_or_demo(db), [note] if note else [], out_path)
     else:
         console = Console()
         print_table(cmp, display_ks(cmp, ks), console)

@@ -40,3 +40,16 @@ def math_file(tmp_path_factory: pytest.TempPathFactory) -> Path:
         for i, (problem, answer) in enumerate(MATH_PROBLEMS):
             f.write(json.dumps({"id": f"p{i}", "problem": problem, "answer": answer}) + "\n")
     return path
+
+
+@pytest.fixture(scope="session")
+def demo_copy(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A private copy of the shipped demo database, for tests that only read it (the
+    committed file is never opened by a test)."""
+    import shutil
+
+    from reachscope.core.demo import demo_db_path
+
+    path = tmp_path_factory.mktemp("demo") / "demo.db"
+    shutil.copyfile(demo_db_path(), path)
+    return path

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 import re
-import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -18,7 +17,6 @@ from reachscope.core import figures
 from reachscope.core.analysis import compare
 from reachscope.core.cli import cli
 from reachscope.core.commands.plot import build_figure
-from reachscope.core.demo import demo_db_path
 from reachscope.store import open_db
 from reachscope.store.runs import get_run
 
@@ -26,10 +24,8 @@ pytest.importorskip("matplotlib", reason="the plot extra: pip install '.[plot]'"
 
 
 @pytest.fixture(scope="module")
-def demo(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    path = tmp_path_factory.mktemp("plot") / "demo.db"
-    shutil.copyfile(demo_db_path(), path)
-    return path
+def demo(demo_copy: Path) -> Path:
+    return demo_copy
 
 
 @pytest.fixture(scope="module")
@@ -53,8 +49,9 @@ def by_gid(fig: Any, gid: str) -> Any:
 
 
 def bars(fig: Any, gid: str) -> list[float]:
-    """Bar heights left to right (each bar's rectangle carries the gid of its group)."""
-    rects = [p for ax in fig.axes for p in ax.patches if p.get_gid() == gid]
+    """Bar heights left to right (bar j of a group has the gid ``<group>-<j>``)."""
+    rects = [p for ax in fig.axes for p in ax.patches
+             if (p.get_gid() or "").rpartition("-")[0] == gid]
     assert rects, gid
     return [p.get_height() for p in sorted(rects, key=lambda p: p.get_x())]
 
