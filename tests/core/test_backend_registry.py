@@ -73,7 +73,7 @@ def echo(monkeypatch: pytest.MonkeyPatch) -> type[EchoBackend]:
 def test_help_lists_a_registered_backend_and_its_options(echo: type[EchoBackend]) -> None:
     result = CliRunner().invoke(cli, ["sample", "--help"], terminal_width=200)
     assert result.exit_code == 0, result.output
-    assert "[vllm|openai|hf|echo]" in result.output
+    assert "[vllm|openai|hf|ray|echo]" in result.output
     assert "echo, test backend that echoes sample indices" in result.output
     line = next(ln for ln in result.output.splitlines() if "--echo-most" in ln)
     assert "INTEGER" in line and "echo: most samples per request (default 3)" in line
@@ -143,7 +143,7 @@ def test_another_backends_option_is_refused(echo: type[EchoBackend], tmp_path: P
 def test_unknown_backend_is_a_one_line_error(tmp_path: Path) -> None:
     with pytest.raises(BackendError) as info:
         make_backend("nope", "m")
-    assert str(info.value) == "unknown backend 'nope'; choose one of vllm, openai, hf"
+    assert str(info.value) == "unknown backend 'nope'; choose one of vllm, openai, hf, ray"
     result = CliRunner().invoke(cli, ["sample", "--db", str(tmp_path / "x.db"), "--dataset",
                                       "math500", "--model", "m=x", "--backend", "nope"])
     assert result.exit_code == 2 and "Invalid value for '--backend'" in result.output
@@ -177,7 +177,7 @@ def test_an_option_clashing_with_a_sample_option_is_named(monkeypatch: pytest.Mo
 
 
 def test_builtin_declarations_match_their_constructors() -> None:
-    assert backend_names() == ("vllm", "openai", "hf")
+    assert backend_names() == ("vllm", "openai", "hf", "ray")
     for name in backend_names():
         cls = backend_class(name)
         assert cls.name == name and cls.description and cls.options

