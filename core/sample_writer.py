@@ -19,6 +19,7 @@ from typing import Any
 import sqlite_utils
 from reachscope.store import GradeIn, ProblemIn, SampleIn
 from reachscope.store import samples as store_samples
+from reachscope.store import scores as store_scores
 from reachscope.store.grades import write_grades
 from reachscope.store.runs import STALE_AFTER_S, run_state, update_run  # noqa: F401 - re-exported
 from reachscope.store.samples import write_samples
@@ -44,6 +45,8 @@ class SampleWriter(threading.Thread):
         problems: problem id -> problem (references and metadata for the graders).
         batch_size: samples per transaction.
         flush_s: longest a completed sample waits before it is written.
+        scorer_id: the run's own scorer (``sample --logprobs``): completions that carry
+            log-probabilities are scored under it in the transaction that writes them.
     """
 
     def __init__(
@@ -54,6 +57,7 @@ class SampleWriter(threading.Thread):
         problems: dict[int, ProblemIn],
         batch_size: int = 256,
         flush_s: float = 2.0,
+        scorer_id: int | None = None,
     ) -> None:
         super().__init__(name="sample-writer", daemon=True)
         self.db = db
@@ -62,6 +66,7 @@ class SampleWriter(threading.Thread):
         self.problem_of = problems
         self.batch_size = batch_size
         self.flush_s = flush_s
+        self.scorer_id = scorer_id
         #: Samples inserted and grades written so far.
         self.written = 0
         self.graded = 0
@@ -173,6 +178,11 @@ class SampleWriter(threading.Thread):
                 )
         with self.db.atomic():
             inserted = write_samples(self.db, self.run_id, rows)
+            if self.scorer_id is not None:
+                store_scores.write_generated_scores(self.db, self.run_id, self.scorer_id, [
+                    (r.request.key, r.request.start + i, c.text, c.logprobs.n_tokens,
+                     c.logprobs.sum_logprob, c.logprobs.mean_entropy)
+                    for r in batch for i, c in enumerate(r.completions) if c.logprobs])
             tasks = self._tasks_for(batch) if self.pool is not None else []
         self.written += inserted
         if tasks:

@@ -116,6 +116,40 @@ def write_scores(db: sqlite_utils.Database, scorer_id: int, scores: Iterable[Sco
     return max(cur.rowcount, 0)
 
 
+def ensure_sampler_scorer(db: sqlite_utils.Database, label: str, model: str, backend: str,
+                          provenance: dict[str, Any]) -> int:
+    """The scorer that holds a run's own log-likelihoods from sampling (``sample --logprobs``).
+
+    Named ``LABEL:sampler`` (``LABEL:sampler-2``... where that name is another model's), so it
+    never mixes with a scorer of ``reachscope score``, whose entropies are exact.
+    """
+    for n in range(1, 1000):
+        name = f"{label}:sampler" + (f"-{n}" if n > 1 else "")
+        row = db.execute("SELECT model FROM scorers WHERE name = ?", [name]).fetchone()
+        if row is None or row[0] == model:
+            return ensure_scorer(db, name, model, backend, provenance)
+    raise StoreError(f"no free scorer name for {label!r}:sampler")
+
+
+def write_generated_scores(db: sqlite_utils.Database, run_id: int, scorer_id: int,
+                           rows: Iterable[tuple[int, int, str, int, float, float | None]]) -> int:
+    """Scores of samples just written, by ``(problem id, sample index, text, tokens, sum
+    log-prob, mean entropy)``.
+
+    A score is stored only where the run's sample at that index has that text, so a sample
+    kept from an earlier session is never given another generation's score; an existing
+    (sample, scorer) row is kept. Call inside the transaction that wrote the samples.
+    """
+    cur = db.conn.executemany(
+        "INSERT OR IGNORE INTO scores (sample_id, scorer_id, n_tokens, sum_logprob, "
+        "mean_logprob, mean_entropy, error) SELECT s.id, ?, ?, ?, ?, ?, NULL FROM samples s "
+        "WHERE s.run_id = ? AND s.problem_id = ? AND s.sample_idx = ? AND s.text = ?",
+        ((scorer_id, n, total, total / n if n else None, entropy, run_id, pid, idx, text)
+         for pid, idx, text, n, total, entropy in rows),
+    )
+    return max(cur.rowcount, 0)
+
+
 _NOT_SCORED = (" AND NOT EXISTS (SELECT 1 FROM scores c WHERE c.sample_id = s.id "
                "AND c.scorer_id = ?)")
 

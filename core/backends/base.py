@@ -5,6 +5,7 @@ from __future__ import annotations
 import abc
 import hashlib
 import importlib.metadata
+import math
 import platform
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
@@ -64,6 +65,8 @@ class GenerationParams:
     top_p: float = 1.0
     max_tokens: int = 1024
     top_k: int | None = None
+    #: Top log-probabilities per generated token to summarise (``--logprobs K``; None: none).
+    logprobs: int | None = None
 
     def as_dict(self) -> dict[str, Any]:
         """The parameters as stored in a run."""
@@ -91,6 +94,53 @@ class Request:
     messages: list[dict[str, str]] | None = None
 
 
+@dataclass(frozen=True)
+class SampleLogprobs:
+    """The generator's own log-likelihood of one completion (``sample --logprobs K``).
+
+    Attributes:
+        n_tokens: generated tokens counted (the stop token left out: the text does not hold it).
+        sum_logprob: sum of their log-probabilities (natural log, the model's raw distribution).
+        mean_entropy: mean over positions of the entropy of the top-K log-probabilities
+            renormalised: a lower bound on the true entropy (see :func:`top_k_entropy`).
+    """
+
+    n_tokens: int
+    sum_logprob: float
+    mean_entropy: float | None
+
+
+def top_k_entropy(logprobs: Sequence[float]) -> float:
+    """Entropy (nats) of the top-K log-probabilities renormalised to sum to 1.
+
+    A lower bound on the entropy of the full distribution: with ``q`` the renormalised top-K
+    (mass ``m``), every other token has probability at most ``m * min q``, so its surprisal
+    is at least ``log(1/m) + max log(1/q) >= log(1/m) + H(q)``, and ``H(p) >= H(q) + log(1/m)``.
+    Exact when the top K hold all the mass; the gap grows with the tail's mass.
+    """
+    top = max(logprobs)
+    weights = [math.exp(lp - top) for lp in logprobs]
+    total = math.fsum(weights)
+    return -math.fsum(w / total * (lp - top - math.log(total))
+                      for w, lp in zip(weights, logprobs) if w > 0)
+
+
+def sample_logprobs(chosen: Sequence[float], tops: Sequence[Sequence[float]],
+                    drop_last: bool) -> SampleLogprobs:
+    """Summarise per-token log-probabilities of one completion.
+
+    Args:
+        chosen: the log-probability of each generated token.
+        tops: each position's top-K log-probabilities (empty where the server gave none).
+        drop_last: leave the last token out (the stop token, which the text does not hold and
+            ``reachscope score`` does not score).
+    """
+    n = len(chosen) - (1 if drop_last and chosen else 0)
+    entropies = [top_k_entropy(t) for t in tops[:n] if t]
+    entropy = math.fsum(entropies) / n if n and len(entropies) == n else None
+    return SampleLogprobs(n, math.fsum(chosen[:n]), entropy)
+
+
 @dataclass
 class Completion:
     """One generated completion."""
@@ -98,6 +148,8 @@ class Completion:
     text: str
     n_tokens: int | None = None
     finish_reason: str | None = None
+    #: The generator's log-likelihood of the completion, where ``--logprobs`` asked for it.
+    logprobs: SampleLogprobs | None = None
 
 
 @dataclass
@@ -134,6 +186,8 @@ class Backend(abc.ABC):
     description: ClassVar[str] = ""
     #: The command-line options of this backend (see :class:`BackendOption`).
     options: ClassVar[tuple[BackendOption, ...]] = ()
+    #: Whether :meth:`generate` fills :attr:`Completion.logprobs` when ``params.logprobs``.
+    gives_logprobs: ClassVar[bool] = False
     #: Constructor keyword that receives the run's ``--seed`` (an engine-wide seed), if any.
     run_seed_param: ClassVar[str | None] = None
     #: Most samples one request may ask for (None: no limit). The planner splits larger

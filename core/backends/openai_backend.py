@@ -26,7 +26,9 @@ from .base import (
     GenerationParams,
     Request,
     RequestResult,
+    SampleLogprobs,
     package_versions,
+    sample_logprobs,
 )
 
 if TYPE_CHECKING:
@@ -61,6 +63,7 @@ class OpenAIBackend(Backend):
 
     name = "openai"
     description = "OpenAI-compatible servers (vllm serve, SGLang, ...) over HTTP"
+    gives_logprobs = True
     options = (
         BackendOption("base_url", "base_urls", str, "server URL (repeat to balance)",
                       multiple=True, required=True),
@@ -194,6 +197,10 @@ class OpenAIBackend(Backend):
             body["top_k"] = params.top_k
         if req.seed is not None:
             body["seed"] = req.seed
+        if params.logprobs and chat:
+            body.update(logprobs=True, top_logprobs=params.logprobs)
+        elif params.logprobs:
+            body["logprobs"] = params.logprobs
         if chat:
             body["messages"] = req.messages
         else:
@@ -218,7 +225,7 @@ class OpenAIBackend(Backend):
                 return RequestResult(req, error=str(exc), latency_s=time.perf_counter() - started)
             finally:
                 ep.in_flight -= 1
-            return _result(req, data, chat, time.perf_counter() - started)
+            return _result(req, data, chat, time.perf_counter() - started, params.logprobs)
         return RequestResult(
             req,
             error=f"gave up after {self.max_retries + 1} tries: {last}",
@@ -292,7 +299,8 @@ def _error_message(text: str) -> str:
     return str(err)[:300]
 
 
-def _result(req: Request, data: Any, chat: bool, latency: float) -> RequestResult:
+def _result(req: Request, data: Any, chat: bool, latency: float,
+            k: int | None = None) -> RequestResult:
     choices = sorted(data.get("choices", []), key=lambda c: c.get("index", 0))
     if len(choices) != req.n:
         return RequestResult(
@@ -309,6 +317,33 @@ def _result(req: Request, data: Any, chat: bool, latency: float) -> RequestResul
                 # Servers report tokens per request, not per choice.
                 n_tokens=total if req.n == 1 else None,
                 finish_reason=c.get("finish_reason"),
+                logprobs=_logprobs(c, chat, k),
             )
         )
     return RequestResult(req, completions, latency_s=latency, total_tokens=total)
+
+
+def _logprobs(choice: dict[str, Any], chat: bool, k: int | None) -> SampleLogprobs | None:
+    """The generator's log-likelihood of one choice, from the ``logprobs`` the server returned.
+
+    Top log-probabilities come keyed by token text, so two tokens with the same text count
+    once; the ``k`` largest enter the entropy (servers add the sampled token beside them). The
+    last token is left out where the choice stopped on EOS or a stop token id, as vLLM's servers
+    report it (``stop_reason`` null or an id); after a stop string nothing is reported.
+    """
+    info = choice.get("logprobs")
+    if not k or not isinstance(info, dict) or isinstance(choice.get("stop_reason"), str):
+        return None
+    if chat:
+        rows = info.get("content") or []
+        chosen = [r.get("logprob") for r in rows]
+        tops = [sorted((t["logprob"] for t in r.get("top_logprobs") or []), reverse=True)[:k]
+                for r in rows]
+    else:
+        chosen = info.get("token_logprobs") or []
+        tops = [sorted((d or {}).values(), reverse=True)[:k]
+                for d in info.get("top_logprobs") or []]
+    if any(lp is None for lp in chosen):
+        return None
+    return sample_logprobs([float(lp) for lp in chosen], tops,
+                           drop_last=choice.get("finish_reason") == "stop")

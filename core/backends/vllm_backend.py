@@ -15,8 +15,10 @@ from .base import (
     GenerationParams,
     Request,
     RequestResult,
+    SampleLogprobs,
     model_config_hash,
     package_versions,
+    sample_logprobs,
     torch_gpu_name,
 )
 
@@ -49,6 +51,7 @@ class VLLMBackend(Backend):
         BackendOption("max_model_len", type=int, help="context length"),
     )
     run_seed_param = "seed"
+    gives_logprobs = True
 
     def __init__(
         self,
@@ -127,6 +130,7 @@ class VLLMBackend(Backend):
                     top_k=params.top_k or 0,
                     max_tokens=params.max_tokens,
                     seed=req.seed,
+                    logprobs=params.logprobs,
                     # One output per request with all n completions, as LLM.generate does.
                     output_kind=RequestOutputKind.FINAL_ONLY,
                 )
@@ -148,7 +152,8 @@ class VLLMBackend(Backend):
                                             f"completions for n={req.n}")
                         continue
                     completions = [
-                        Completion(c.text, len(c.token_ids), c.finish_reason)
+                        Completion(c.text, len(c.token_ids), c.finish_reason,
+                                   _logprobs(c, params.logprobs))
                         for c in sorted(out.outputs, key=lambda c: c.index)
                     ]
                     yield RequestResult(req, completions, time.perf_counter() - started)
@@ -177,6 +182,25 @@ class VLLMBackend(Backend):
             info["revision"] = getattr(config, "revision", None)
             info["max_model_len"] = getattr(config, "max_model_len", None)
         return info
+
+
+def _logprobs(output: Any, k: int | None) -> SampleLogprobs | None:
+    """The generator's log-likelihood of one vLLM completion (None unless ``k`` was asked).
+
+    vLLM reports raw log-probabilities (its default ``logprobs_mode``: the model's distribution
+    before temperature and top-p) of the sampled token and the top ``k``, plus the sampled one
+    where it ranks lower; only ranks 1..k enter the entropy. The EOS (or a stop token id) ends
+    ``token_ids`` but not the text, so it is left out; after a stop string the tokens no longer
+    match the text, and nothing is reported.
+    """
+    if not k or output.logprobs is None or isinstance(output.stop_reason, str):
+        return None
+    chosen, tops = [], []
+    for token, row in zip(output.token_ids, output.logprobs):
+        chosen.append(float(row[token].logprob))
+        tops.append([float(lp.logprob) for lp in row.values() if lp.rank is not None
+                     and lp.rank <= k])
+    return sample_logprobs(chosen, tops, drop_last=output.finish_reason == "stop")
 
 
 def _request_errors() -> tuple[type[Exception], ...]:

@@ -173,6 +173,12 @@ def build_config(values: dict[str, Any]) -> Any:
         options = backend_kwargs(backend, values, int(values["seed"]))
     except BackendError as exc:  # another backend's option, a missing one, an unknown backend
         raise click.UsageError(str(exc)) from exc
+    if values.get("logprobs") and not backend_class(backend).gives_logprobs:
+        raise click.UsageError(
+            f"--logprobs needs a backend that returns log-probabilities while sampling "
+            f"({', '.join(n for n in backend_names() if backend_class(n).gives_logprobs)}); "
+            f"with {backend}, score the run afterwards: reachscope score DB --scorer LABEL=PATH "
+            f"(exact entropy under --backend hf)")
     return SampleConfig(
         db=Path(values["db"]),
         dataset=str(values["dataset"]),
@@ -190,6 +196,7 @@ def build_config(values: dict[str, Any]) -> Any:
         batch_size=int(values["batch_size"]),
         grader=values.get("grader"),
         grade_workers=int(values["grade_workers"]),
+        logprobs=values.get("logprobs"),
         backend_options=options,
         dataset_options={k: values[k] for k in DATASET_OPTIONS if values.get(k)},
         dataset_name=values.get("dataset_name"),
@@ -224,6 +231,10 @@ def build_config(values: dict[str, Any]) -> Any:
 @click.option("--grader", default=None,
               help="Grader (default: by dataset kind); 'none' stores samples ungraded.")
 @click.option("--grade-workers", type=click.IntRange(min=1), default=2, show_default=True)
+@click.option("--logprobs", type=click.IntRange(min=1, max=20), default=None, metavar="K",
+              help="vllm/openai: store each sample's log-likelihood under its own model (scorer "
+                   "LABEL:sampler: sum and mean log-prob, and a mean token entropy from the "
+                   "top-K log-probabilities, renormalised: a lower bound).")
 @click.option("--problem-field", default=None, help="User datasets: field with the problem.")
 @click.option("--answer-field", default=None, help="User datasets: field with the answer.")
 @click.option("--id-field", default=None, help="User datasets: field with the problem id.")

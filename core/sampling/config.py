@@ -59,6 +59,8 @@ class SampleConfig:
     #: Grader name; None picks by dataset kind, "none" turns grading off.
     grader: str | None = None
     grade_workers: int = 2
+    #: Top log-probabilities per token for the generator's own scores (``--logprobs K``).
+    logprobs: int | None = None
     grader_options: dict[str, Any] = field(default_factory=dict)
     backend_options: dict[str, Any] = field(default_factory=dict)
     dataset_options: dict[str, Any] = field(default_factory=dict)

