@@ -15,6 +15,7 @@ import numpy as np
 import sqlite_utils
 from reachscope.store import Run
 from reachscope.store import answers as store_answers
+from reachscope.store.problems import problems_of
 
 from . import metrics
 from .analysis import RunCounts
@@ -139,8 +140,11 @@ class PairEvidence:
     confidently_wrong_interval: StatisticInterval | None
     entropy_difference: StatisticInterval | None
     maj_difference: BootstrapResult | None
+    #: The accuracy-bin transitions, each cell listing its problems by dataset index (``idx``,
+    #: what a user sees); ``transition_ids`` holds the same cells by problem id (for links).
     transitions: AccuracyTransitions
     parity: list[str]
+    transition_ids: AccuracyTransitions | None = None
 
 
 @dataclass
@@ -200,8 +204,13 @@ def _support_statistic(name: str, problems: int):  # noqa: ANN202 - a closure ov
 
 def pair_evidence(base: tuple[RunAnswers, RunCounts, FloatArray],
                   other: tuple[RunAnswers, RunCounts, FloatArray], ks: list[int],
-                  resamples: int, seed: int) -> PairEvidence | None:
-    """The base against one other run (None when they share no problem)."""
+                  resamples: int, seed: int,
+                  problem_idx: dict[int, int] | None = None) -> PairEvidence | None:
+    """The base against one other run (None when they share no problem).
+
+    Args:
+        problem_idx: problem id -> dataset index, for the transition cells (ids where absent).
+    """
     (ba, bc, bmaj), (oa, oc, omaj) = base, other
     shared = sorted(set(bc.problem_ids) & set(oc.problem_ids))
     if not shared:
@@ -253,15 +262,19 @@ def pair_evidence(base: tuple[RunAnswers, RunCounts, FloatArray],
         mb = np.array(pick(ba.problem_ids, bmaj, answered))
         mo = np.array(pick(oa.problem_ids, omaj, answered))
         maj_diff = metrics.paired_bootstrap(mb, mo, ks, resamples=resamples, seed=seed)
+    by_id = accuracy_transitions(shared, bn.tolist(), bcc.tolist(), on.tolist(), occ.tolist())
+    idx = problem_idx or {}
+    by_idx = AccuracyTransitions(by_id.labels, [[[idx.get(p, p) for p in cell] for cell in row]
+                                                for row in by_id.cells])
     return PairEvidence(
         base=ba.key, other=oa.key, problems=shared, k=k, support=support,
         support_intervals=intervals,
         detection_floor={ba.key: detection_floor(k), oa.key: detection_floor(k)},
         efficiency_gap=gap, efficiency_gap_interval=gap_ci, confidently_wrong=cw,
         confidently_wrong_interval=cw_ci, entropy_difference=ent_ci, maj_difference=maj_diff,
-        transitions=accuracy_transitions(shared, bn.tolist(), bcc.tolist(), on.tolist(),
-                                         occ.tolist()),
+        transitions=by_idx,
         parity=budget_differences(_params(ba.run), _params(oa.run), (ba.key, oa.key)),
+        transition_ids=by_id,
     )
 
 
@@ -297,10 +310,11 @@ def evidence(db: sqlite_utils.Database, counts: list[RunCounts], keys: list[str]
             out.notes.append(f"{key}: maj@k of {ev.maj_computed} (problem, k) not cached, "
                              "computed for this report (`reachscope grade --cluster-only` "
                              "caches them)")
-    for i in range(1, len(counts)):
-        if counts[i].run.dataset != counts[0].run.dataset:
-            continue
-        pair = pair_evidence(loaded[0], loaded[i], ks, resamples, seed)
+    same = [i for i in range(1, len(counts)) if counts[i].run.dataset == counts[0].run.dataset]
+    ids = sorted({p for i in [0, *same] for p in counts[i].problem_ids}) if same else []
+    idx = {pid: row.idx for pid, row in problems_of(db, ids).items()} if ids else {}
+    for i in same:
+        pair = pair_evidence(loaded[0], loaded[i], ks, resamples, seed, idx)
         if pair is not None:
             out.pairs.append(pair)
     return out

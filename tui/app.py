@@ -211,6 +211,26 @@ class ReachscopeApp(App[None]):
             self._problem_screen.show_problem(problem_id)
         self.push_screen("problem")
 
+    def trajectory_runs(self) -> list[Run]:
+        """The runs on run A's dataset (a trajectory needs three or more)."""
+        if self.run_a is None:
+            return []
+        return [r for r in self.runs if r.dataset == self.run_a.dataset]
+
+    def has_trajectory(self) -> bool:
+        return len(self.trajectory_runs()) >= 3
+
+    def open_trajectory(self) -> None:
+        """The checkpoint trajectory of run A's dataset (three or more runs)."""
+        from .screens.trajectory import TrajectoryScreen
+
+        runs = self.trajectory_runs()
+        if len(runs) < 3:
+            self.notify("A trajectory needs three or more runs on the dataset",
+                        severity="warning")
+            return
+        self.push_screen(TrajectoryScreen(runs, self.grader_choice))
+
     def action_problems(self, category: str = "all") -> None:
         from .screens.problems import ProblemsScreen
 

@@ -236,8 +236,9 @@ def transition_table(p: PairEvidence) -> Table:
 
 def transition_moves(p: PairEvidence, limit: int = 8, rows: tuple[int, ...] | None = None,
                      columns: tuple[int, ...] | None = None) -> list[str]:
-    """The problems of off-diagonal transition cells (up to ``limit`` ids each): every cell, or
-    those in base bins ``rows`` or run bins ``columns`` (the table: moves from or to 0)."""
+    """The problems (dataset indices) of off-diagonal transition cells, up to ``limit`` each:
+    every cell, or those in base bins ``rows`` or run bins ``columns`` (the table: moves from
+    or to 0)."""
     labels = p.transitions.labels
     out = []
     for i, row in enumerate(p.transitions.cells):
@@ -247,7 +248,7 @@ def transition_moves(p: PairEvidence, limit: int = 8, rows: tuple[int, ...] | No
             if cell and i != j and picked:
                 shown = ", ".join(str(x) for x in cell[:limit]) + (
                     f", ... ({len(cell)})" if len(cell) > limit else "")
-                out.append(f"  {labels[i]} -> {labels[j]}: problem ids {shown}")
+                out.append(f"  {labels[i]} -> {labels[j]}: problems {shown}")
     return out
 
 

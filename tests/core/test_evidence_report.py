@@ -127,6 +127,10 @@ def test_report_json_matches_the_formulas(toy: Path) -> None:
     assert pair["budget_parity"] == ["rl sampled with max_tokens 3072, base with 1024"]
     counts = pair["accuracy_transitions"]["counts"]
     assert sum(map(sum, counts)) == 3 and counts[0][0] == 1
+    # Cells list problems by dataset index, not by id (the toy's ids are its indices + 1):
+    # problem 0 moves from bin .3 (base 1/4) to .8 (rl 3/4), 1 stays in .3, 2 stays at 0.
+    cells = pair["accuracy_transitions"]["problems"]
+    assert (cells[3][8], cells[3][3], cells[0][0]) == ([0], [1], [2])
     assert math.isclose(pair["entropy_difference"]["estimate"],
                         runs["rl"]["mean_entropy"] - runs["base"]["mean_entropy"])
 
@@ -138,6 +142,7 @@ def test_report_formats_carry_the_evidence(toy: Path) -> None:
     assert all(len(line) <= 80 for line in table.splitlines())
     md = run("report", str(toy), "base", "rl", "--format", "markdown", "--bootstrap", "0")
     assert "| run | H |" in md
+    assert "(0.2,0.3] -> (0.7,0.8]: problems 0\n" in md  # index 0, whose id is 1
     csv_out = run("report", str(toy), "base", "rl", "--format", "csv", "--bootstrap", "0")
     evidence = csv_out.split("\n\n", 1)[1].splitlines()
     assert evidence[0] == "section,run,metric,k,value,low,high"

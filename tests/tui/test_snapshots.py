@@ -37,8 +37,8 @@ def test_compare(snap_compare, db_path: Path, size: tuple[int, int]) -> None:
     title line (``━ base (cyan)   ━ rl (magenta)``), above the plot area, not over the curves;
     the y axis is fitted to the curves (``y fitted (0-1: key y)`` under the k axis) and each k
     has a ● on each curve. The side pane keeps a blank column on its left for its focus bar. The
-    compact footer shows every key at 80 columns, from ``? Help`` to ``m By field``, ``q Quit``
-    and ``L Live``."""
+    compact footer shows every key at 80 columns, from ``? Help`` to ``m By field``, ``e
+    Evidence``, ``q Quit`` and ``L Live`` (k+ and k− as one ``+- k``)."""
     assert snap_compare(app_for(db_path), terminal_size=size, run_before=keys)
 
 
@@ -113,3 +113,25 @@ def test_help_over_trace(snap_compare, db_path: Path) -> None:
     assert snap_compare(app_for(db_path), terminal_size=(80, 24),
                         run_before=lambda pilot: keys(pilot, "p", "enter", "enter",
                                                       "question_mark"))
+
+
+def test_evidence(snap_compare, db_path: Path) -> None:
+    """Evidence (``e`` on Compare) at 80x24: ``budget parity: same n, ...`` in grey, then ``rl vs
+    base on 12 problems, support at K=8: P 9  E 1  S 1  O 1``, the detection floor and the dSE
+    line, the SRR/NDR/SDS/NSCR table with intervals, and the top of the 12 x 12 transition
+    matrix (``·`` for empty cells) with the cursor on its first off-diagonal cell. The footer
+    shows ``l Likelihood``, ``t Trajectory`` dimmed (two runs), ``esc Back``."""
+    assert snap_compare(app_for(db_path), terminal_size=(80, 24),
+                        run_before=lambda pilot: keys(pilot, "e"))
+
+
+def test_trajectory(snap_compare, tmp_path: Path) -> None:
+    """Trajectory (``t`` on Compare) of three runs at 80x24: the plot of pass@1 (cyan) and pass@8
+    (magenta) over base, rl-step100, rl-step400 (step order, not creation order), then the
+    table (step, pass@1, pass@8, dSE, both / only base / only run, H) and the notes."""
+    from .evidence_db import build
+
+    path = tmp_path / "steps.db"
+    build(path)
+    assert snap_compare(app_for(path), terminal_size=(80, 24),
+                        run_before=lambda pilot: keys(pilot, "t"))

@@ -58,7 +58,7 @@ def _has_grades(db: sqlite_utils.Database, run: Run, grader: str | None) -> bool
     return True
 
 
-def _figures(table: DataTable) -> DataTable:
+def read_only_table(table: DataTable) -> DataTable:
     """A table only read, never acted on: out of the Tab order."""
     table.can_focus = False
     return table
@@ -74,17 +74,30 @@ def default_pair(runs: list[Run]) -> tuple[Run | None, Run | None]:
     return a, b
 
 
+#: k+ and k− share one footer entry ("+- k"), which leaves room for the evidence key at 80
+#: columns.
+_K_KEYS = Binding.Group("k ", compact=True)
+
+
 class CompareScreen(AppScreen):
     """pass@k curves, coverage, crossover and the bootstrap of the difference."""
 
     BINDINGS = [
         Binding("p", "problems", "Problems"),
         Binding("d", "toggle_plot", "Curves/Δ"),
-        Binding("plus,equals_sign", "coverage_k(1)", "k+"),
-        Binding("minus", "coverage_k(-1)", "k−"),
+        Binding("plus,equals_sign", "coverage_k(1)", "k+", group=_K_KEYS),
+        Binding("minus", "coverage_k(-1)", "k−", group=_K_KEYS),
         Binding("y", "toggle_range", "Y range", tooltip="y axis: fitted to the curves / 0 to 1"),
         Binding("m", "breakdown", "By field",
                 tooltip="pass@k, coverage by metadata (next field, off)"),
+        Binding("e", "evidence", "Evidence",
+                tooltip="Evidence: support, dSE, maj@k, transitions"),
+        # Off the footer, which is full at 80 columns; `?` lists them, the notes name `t` when
+        # it applies and the evidence screen's footer shows both.
+        Binding("t", "trajectory", "Trajectory", show=False,
+                tooltip="Checkpoint trajectory (3+ runs on a dataset)"),
+        Binding("l", "likelihood", "Likelihood", show=False,
+                tooltip="Likelihood: log PPL histograms"),
         Binding("a", "focus_run('a')", "Run A", show=False),
         Binding("b", "focus_run('b')", "Run B", show=False),
     ]
@@ -109,11 +122,13 @@ class CompareScreen(AppScreen):
             yield PassKPlot(id="plot")
             with VerticalScroll(id="compare-side"):
                 # Figures to read, not to pick from: Tab skips them (the pane scrolls).
-                yield _figures(DataTable(id="summary", cursor_type="row", show_cursor=False))
+                yield read_only_table(DataTable(id="summary", cursor_type="row",
+                                                show_cursor=False))
                 yield CoverageTable(id="coverage")
                 yield BreakdownTable(id="breakdown")
                 yield Static("", id="compare-notes")
-                yield _figures(DataTable(id="bootstrap", cursor_type="row", show_cursor=False))
+                yield read_only_table(DataTable(id="bootstrap", cursor_type="row",
+                                                show_cursor=False))
         # Compact, without the palette key (ctrl+p still opens it; `?` lists it): every key fits
         # 80 columns.
         yield AppFooter(compact=True, show_command_palette=False)
@@ -224,6 +239,7 @@ class CompareScreen(AppScreen):
                 select.value = run.id if run is not None else Select.NULL
         if self.comparison is None:
             self._fill_summary_preview(message.summaries)
+        self.refresh_bindings()  # `t` (in `?`) applies with three runs on the dataset
         self.load_comparison()
 
     def _fill_summary_preview(self, summaries: dict[int, RunSummary]) -> None:
@@ -291,6 +307,9 @@ class CompareScreen(AppScreen):
         notes.append("grader: " + ", ".join(f"{rc.run.label} {rc.grader}" for rc in comp.runs)
                      + " (g: next grader)")
         notes += comp.notes
+        if app.has_trajectory():
+            notes.append(f"t: trajectory of the {len(app.trajectory_runs())} runs on "
+                         f"{comp.runs[0].run.dataset}")
         self.query_one("#compare-notes", Static).update("\n".join(notes))
         self._fill_bootstrap()
         if self.breakdown_field is not None:
@@ -362,6 +381,32 @@ class CompareScreen(AppScreen):
 
     def action_problems(self) -> None:
         self.app.action_problems()
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        if action == "trajectory":
+            # Below three runs: disabled (None), still listed by `?` with what it needs.
+            return True if self.app.has_trajectory() else None
+        return True
+
+    def action_evidence(self) -> None:
+        from .evidence import EvidenceScreen  # with the evidence code: not needed at start-up
+
+        if self.comparison is None:
+            self.notify("The comparison is still loading")
+            return
+        self.app.push_screen(EvidenceScreen(self.comparison))
+
+    def action_trajectory(self) -> None:
+        self.app.open_trajectory()
+
+    def action_likelihood(self) -> None:
+        from .likelihood import LikelihoodScreen
+
+        runs = [r for r in (self.app.run_a, self.app.run_b) if r is not None]
+        if not runs:
+            self.notify("No run selected yet", severity="warning")
+            return
+        self.app.push_screen(LikelihoodScreen(runs, self.app.grader_choice))
 
     def action_toggle_plot(self) -> None:
         if self.comparison is None or self.comparison.bootstrap is None:

@@ -1,0 +1,261 @@
+"""Evidence: support dynamics, dSE, budget parity, maj@k beside pass@k and the base -> RL
+accuracy transitions of the compared pair, as `reachscope report` computes them."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+from reachscope.core.browse import format_number
+from rich.text import Text
+from textual import on, work
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Horizontal, Vertical, VerticalScroll
+from textual.message import Message
+from textual.widgets import DataTable, Header, Static
+
+from ..widgets.cells import fill_table
+from ..widgets.footer import AppFooter
+from ..widgets.transition_table import SHORT, TransitionTable
+from .base import AppScreen
+from .compare import read_only_table
+
+if TYPE_CHECKING:
+    from reachscope.core.analysis import Comparison
+    from reachscope.core.evidence import StatisticInterval
+    from reachscope.core.evidence_report import Evidence, PairEvidence
+    from reachscope.core.validated import ValidatedCurves
+
+#: Bootstrap replicates of the support and dSE intervals (the report's default).
+RESAMPLES = 1000
+
+
+@dataclass
+class EvidenceLoaded(Message):
+    """The evidence of the comparison, and the validated curves of its runs (empty: none)."""
+
+    comparison: Comparison
+    evidence: Evidence
+    validated: list[ValidatedCurves] = field(default_factory=list)
+
+
+def fmt(x: float | None, signed: bool = False) -> str:
+    """A figure to three decimals, ``-`` when undefined."""
+    return format_number(x, "+.3f" if signed else ".3f")
+
+
+def interval(ci: StatisticInterval | None) -> str:
+    """``[low, high]`` of a bootstrap interval, ``-`` when there is none."""
+    if ci is None:
+        return "-"
+    low, high = format_number(ci.low, "+.3f"), format_number(ci.high, "+.3f")
+    return "-" if low == "-" else f"[{low}, {high}]"
+
+
+def support_rows(p: PairEvidence) -> list[list[str]]:
+    """The support table: one row per ratio, its value and paired-bootstrap interval."""
+    return [[name.upper(), fmt(getattr(p.support, name)), interval(p.support_intervals.get(name))]
+            for name in ("srr", "ndr", "sds", "nscr")]
+
+
+def pair_text(p: PairEvidence) -> Text:
+    """Budget parity warnings first, then P/E/S/O, the detection floor and dSE."""
+    s, gap = p.support, p.efficiency_gap
+    text = Text()
+    for d in p.parity:
+        text.append(f"⚠ budget parity: {d}\n", style="bold yellow")
+    if not p.parity:
+        text.append("budget parity: same n, max_tokens, sampling and prompt\n", style="dim")
+    text.append(f"{p.other} vs {p.base} on {len(p.problems)} problems, support at K={p.k}: ")
+    text.append(f"P {s.preserved}  E {s.expanded}  S {s.shrunk}  O {s.out}\n", style="bold")
+    text.append(f"detection floor at K={p.k}: 0 correct of {p.k} still allows p ≤ "
+                f"{p.detection_floor[p.base]:.4f} (95%)\n")
+    text.append(f"dSE = pass@{gap.k}({p.base}) {fmt(gap.base_pass_at_k)} − pass@1({p.other}) "
+                f"{fmt(gap.rl_pass_at_1)} = ")
+    text.append(fmt(gap.gap, True), style="bold")
+    text.append(f"  {interval(p.efficiency_gap_interval)}")
+    return text
+
+
+def curve_rows(comp: Comparison, ev: Evidence,
+               validated: list[ValidatedCurves]) -> tuple[list[str], list[list[str]]]:
+    """k, then pass@k and maj@k of each run (and CoT-pass@k where reviews exist)."""
+    header = ["k"]
+    columns = []
+    for r in ev.runs:
+        header += [f"pass {r.key}", f"maj {r.key}"]
+        columns += [comp.curves[r.key], r.maj_at_k]
+    for v in validated:
+        header += [f"CoT {v.key}"]
+        columns += [v.estimate]
+    rows = []
+    for i, k in enumerate(ev.ks):
+        row = [str(k)]
+        for col in columns:
+            row.append(fmt(float(col[i])) if i < len(col) else "-")
+        rows.append(row)
+    return header, rows
+
+
+class EvidenceScreen(AppScreen):
+    """The evidence of the compared pair, computed in a worker when the screen opens."""
+
+    DEFAULT_CSS = """
+    .evidence-pane { height: 1fr; border-left: blank; scrollbar-size-vertical: 1; }
+    .evidence-pane:focus { border-left: thick $accent; }
+    .evidence-pane DataTable, .evidence-pane Static { height: auto; margin-bottom: 1; }
+    .evidence-pane #evidence-pair, .evidence-pane #transitions-title,
+    .evidence-pane #cell-title { margin-bottom: 0; }
+    #evidence-validated { color: $text-muted; }
+    #transitions-box, #cell-box { height: auto; layout: vertical; }
+    EvidenceScreen.-wide #transitions-box { layout: horizontal; }
+    EvidenceScreen.-wide #cell-box { width: 1fr; margin-left: 2; }
+    EvidenceScreen.-wide #transitions { width: auto; }
+    """
+    SCOPED_CSS = False  # the rules name the screen (its -wide class) themselves
+
+    BINDINGS = [
+        Binding("l", "likelihood", "Likelihood",
+                tooltip="Likelihood: log PPL histograms"),
+        Binding("t", "trajectory", "Trajectory",
+                tooltip="Checkpoint trajectory (3+ runs on a dataset)"),
+        Binding("escape", "app.back", "Back"),
+    ]
+
+    def __init__(self, comparison: Comparison) -> None:
+        super().__init__()
+        self.comparison = comparison
+        self.evidence: Evidence | None = None
+        self.validated: list[ValidatedCurves] = []
+        #: The problems of the highlighted transition cell, by problem id.
+        self.cell_ids: list[int] = []
+
+    def compose(self) -> ComposeResult:
+        yield Header()
+        with VerticalScroll(id="evidence-body", classes="evidence-pane"):
+            yield Static("computing the evidence…", id="evidence-pair")
+            yield read_only_table(DataTable(id="evidence-support", cursor_type="row",
+                                            show_cursor=False))
+            yield Static("", id="transitions-title")
+            with Horizontal(id="transitions-box"):
+                yield TransitionTable(id="transitions")
+                with Vertical(id="cell-box"):
+                    yield Static("", id="cell-title")
+                    yield DataTable(id="cell-problems", cursor_type="row")
+            yield read_only_table(DataTable(id="evidence-curves", cursor_type="row",
+                                            show_cursor=False))
+            yield Static("", id="evidence-validated")
+        yield AppFooter(compact=True, show_command_palette=False)
+
+    def on_mount(self) -> None:
+        self.sub_title = "evidence: " + " vs ".join(self.comparison.keys)
+        for widget in ("#transitions", "#cell-problems", "#evidence-support", "#evidence-curves"):
+            self.query_one(widget).display = False
+        self.load_evidence()
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        if action == "trajectory":  # below three runs: disabled, dimmed in the footer
+            return True if self.app.has_trajectory() else None
+        return True
+
+    @work(thread=True, exclusive=True, group="evidence", exit_on_error=False)
+    def load_evidence(self) -> None:
+        from reachscope.core.evidence_report import evidence
+        from reachscope.core.validated import validated_curves
+
+        comp = self.comparison
+
+        def compute(db):  # noqa: ANN001, ANN202
+            ev = evidence(db, comp.runs, comp.keys, comp.ks, resamples=RESAMPLES)
+            return ev, validated_curves(db, comp.runs, comp.keys, comp.ks)
+
+        ev, validated = self.app.source.query(compute)
+        self.post_message(EvidenceLoaded(comp, ev, validated))
+
+    @on(EvidenceLoaded)
+    def _loaded(self, message: EvidenceLoaded) -> None:
+        self.evidence, self.validated = message.evidence, message.validated
+        ev, comp = message.evidence, message.comparison
+        header, rows = curve_rows(comp, ev, message.validated)
+        curves = self.query_one("#evidence-curves", DataTable)
+        curves.display = True
+        fill_table(curves, header, rows)
+        notes = [f"maj@k: plurality vote of k samples (ties split); "
+                 f"{'CoT: pass@k counting reviewed-valid samples' if message.validated else ''}"]
+        for v in message.validated:
+            notes.append(f"CoT {v.key}: {v.problems} reviewed problems, {v.judged} of "
+                         f"{v.correct} correct samples judged, {v.valid} valid; at k=1 "
+                         f"{fmt(v.lower[0])} ≤ {fmt(v.estimate[0])} ≤ {fmt(v.upper[0])}")
+        self.query_one("#evidence-validated", Static).update("\n".join(notes + ev.notes))
+        if not ev.pairs:
+            self.query_one("#evidence-pair", Static).update(
+                "support dynamics, dSE and transitions need two runs on the same dataset")
+            return
+        pair = ev.pairs[0]
+        self.query_one("#evidence-pair", Static).update(pair_text(pair))
+        support = self.query_one("#evidence-support", DataTable)
+        support.display = True
+        fill_table(support, ["ratio", "value", "95% CI"],
+                   [[a, b, Text(c)] for a, b, c in support_rows(pair)])
+        self.query_one("#transitions-title", Static).update(
+            f"accuracy bins: {pair.base} rows ↓, {pair.other} columns → (bin .3 is (.2, .3]); "
+            "move onto a cell to list its problems, Enter to pick one")
+        table = self.query_one(TransitionTable)
+        table.display = True
+        table.show(pair.transition_ids or pair.transitions)
+        table.focus()
+        self._show_cell(table.cursor_row, table.cursor_column - 1,
+                        table.cell_problems(table.cursor_row, table.cursor_column))
+
+    def _show_cell(self, row: int, column: int, ids: list[int]) -> None:
+        """List the problems of a transition cell: idx, and c/n in both runs."""
+        self.cell_ids = ids
+        ev = self.evidence
+        listing = self.query_one("#cell-problems", DataTable)
+        if ev is None or not ev.pairs or not 0 <= row < 12 or not 0 <= column < 12:
+            listing.display = False
+            self.query_one("#cell-title", Static).update("")
+            return
+        pair = ev.pairs[0]
+        by_id = pair.transition_ids or pair.transitions
+        idx = dict(zip(by_id.cells[row][column], pair.transitions.cells[row][column]))
+        counts = {}
+        for rc in self.comparison.runs:
+            counts[rc.run.id] = dict(zip(rc.problem_ids, zip(rc.n.tolist(), rc.c.tolist())))
+        a, b = self.comparison.runs[0], self.comparison.runs[1]
+        rows = []
+        for pid in ids:
+            na, ca = counts[a.run.id].get(pid, (0, 0))
+            nb, cb = counts[b.run.id].get(pid, (0, 0))
+            rows.append([str(idx.get(pid, pid)), f"{ca}/{na}", f"{cb}/{nb}"])
+        self.query_one("#cell-title", Static).update(
+            f"{pair.base} {SHORT[row]} → {pair.other} {SHORT[column]}: {len(ids)} problem"
+            f"{'' if len(ids) == 1 else 's'}" + (" (Enter on one opens it)" if ids else ""))
+        listing.display = bool(ids)
+        fill_table(listing, ["problem", pair.base, pair.other], rows,
+                   keys=[str(pid) for pid in ids])
+
+    @on(TransitionTable.Highlighted)
+    def _cell_highlighted(self, message: TransitionTable.Highlighted) -> None:
+        self._show_cell(message.row, message.column, message.problem_ids)
+
+    @on(TransitionTable.Picked)
+    def _cell_picked(self, message: TransitionTable.Picked) -> None:
+        self._show_cell(message.row, message.column, message.problem_ids)
+        if message.problem_ids:
+            self.query_one("#cell-problems", DataTable).focus()
+
+    @on(DataTable.RowSelected, "#cell-problems")
+    def _problem_picked(self, event: DataTable.RowSelected) -> None:
+        if event.row_key.value is not None:
+            self.app.open_problem(int(event.row_key.value))
+
+    def action_likelihood(self) -> None:
+        from .likelihood import LikelihoodScreen
+
+        self.app.push_screen(LikelihoodScreen([rc.run for rc in self.comparison.runs],
+                                              self.app.grader_choice))
+
+    def action_trajectory(self) -> None:
+        self.app.open_trajectory()

@@ -1,0 +1,70 @@
+"""Histograms of log perplexity, one line per scorer x generator (Yue et al., Fig. 6)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+from textual_plotext import PlotextPlot
+
+from .passk_plot import COLORS, legend
+
+#: Bins of the histogram over the pooled range of the cells shown.
+BINS = 30
+
+
+@dataclass(frozen=True)
+class Histograms:
+    """Counts of log PPL per bin for each cell, on shared bin ``edges``."""
+
+    edges: np.ndarray
+    counts: dict[str, np.ndarray]
+
+
+def histograms(values: Mapping[str, np.ndarray], bins: int = BINS) -> Histograms:
+    """Bin each cell's finite log PPL values on one set of edges (the pooled range)."""
+    finite = {name: v[np.isfinite(v)] for name, v in values.items()}
+    pooled = np.concatenate([v for v in finite.values() if v.size] or [np.zeros(0)])
+    if pooled.size == 0:
+        return Histograms(np.zeros(0), {name: np.zeros(0, dtype=np.int64) for name in values})
+    lo, hi = float(pooled.min()), float(pooled.max())
+    if hi <= lo:
+        lo, hi = lo - 0.5, hi + 0.5
+    edges = np.linspace(lo, hi, bins + 1)
+    return Histograms(edges, {name: np.histogram(v, bins=edges)[0] for name, v in finite.items()})
+
+
+class PPLPlot(PlotextPlot):
+    """Sample counts per log PPL bin, a line per cell; the legend is set by the screen."""
+
+    def __init__(self, **kwargs) -> None:  # noqa: ANN003
+        super().__init__(**kwargs)
+        self.shown: Histograms | None = None
+
+    def show(self, hist: Histograms, title: str) -> None:
+        """Draw ``hist`` (each cell a line through its bins' centres)."""
+        self.shown = hist
+        plt = self.plt
+        plt.clear_data()
+        plt.clear_figure()
+        if hist.edges.size:
+            centres = ((hist.edges[:-1] + hist.edges[1:]) / 2).tolist()
+            for i, counts in enumerate(hist.counts.values()):
+                plt.plot(centres, counts.tolist(), color=COLORS[i % len(COLORS)],
+                         marker="braille")
+        plt.title(title)
+        plt.xlabel("log PPL (lower: more likely under the scorer)")
+        self.refresh()
+
+    def show_message(self, text: str) -> None:
+        self.shown = None
+        self.plt.clear_data()
+        self.plt.clear_figure()
+        self.plt.title(text)
+        self.refresh()
+
+
+def legend_of(names: Sequence[str]) -> str:
+    """The lines' legend, to show beside the plot (it wraps there)."""
+    return legend(list(names))
