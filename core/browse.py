@@ -7,10 +7,17 @@ import difflib
 import math
 import re
 from collections import deque
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from reachscope.store.problems import ProblemLine
+
+if TYPE_CHECKING:  # numpy and the answer formulas load with the first Problems table
+    from .answer_stats import AnswerStats
+
+#: run id -> problem id -> that (run, problem)'s answer evidence (see core/answer_stats.py).
+StatsByRun = Mapping[int, Mapping[int, "AnswerStats"]]
 
 #: Coverage categories, as the Problems screen names them (A is the first run, B the second).
 CATEGORIES: dict[str, str] = {
@@ -19,6 +26,13 @@ CATEGORIES: dict[str, str] = {
     "only_a": "only A solves",
     "only_b": "only B solves",
     "neither": "neither solves",
+}
+
+#: Answer-evidence filters of the Problems screen (A is the first run, B the second).
+EVIDENCE_FILTERS: dict[str, str] = {
+    "none": "no answer filter",
+    "confidently_wrong": "B's mode wrong, A solves",
+    "truncated_failures": "truncated failures",
 }
 
 #: Labels offered when annotating a trace (free text is also accepted).
@@ -30,8 +44,9 @@ ANNOTATION_LABELS = ("valid reasoning", "flawed reasoning", "lucky guess", "grad
 
 @dataclass
 class ProblemQuery:
-    """What the Problems screen shows: a coverage category, a metadata filter, a text search, a
-    sort column (see :func:`sort_key`) and direction."""
+    """What the Problems screen shows: a coverage category, a metadata filter, a text search, an
+    answer-evidence filter (see :data:`EVIDENCE_FILTERS`), a sort column (see :func:`sort_key`)
+    and direction."""
 
     category: str = "all"
     ids: frozenset[int] | None = None  # explicit subset (e.g. a coverage cell at k)
@@ -39,6 +54,7 @@ class ProblemQuery:
     text: str = ""
     sort: str = "idx"
     reverse: bool = False
+    evidence: str = "none"
 
 
 def category_of(line: ProblemLine, run_a: int, run_b: int | None) -> str:
@@ -64,11 +80,54 @@ def delta(line: ProblemLine, run_a: int, run_b: int | None) -> float | None:
     return None if a is None or b is None else b - a
 
 
-def sort_key(column: str, run_a: int, run_b: int | None):  # noqa: ANN201 - a key function
-    """Key function for a Problems column; missing values sort last."""
+def stat_of(stats: StatsByRun | None, run_id: int | None,
+            line: ProblemLine) -> AnswerStats | None:
+    """One (run, problem)'s answer evidence (None where the run has none for it)."""
+    if stats is None or run_id is None:
+        return None
+    return stats.get(run_id, {}).get(line.id)
+
+
+def entropy_of(stats: AnswerStats | None) -> float | None:
+    """Answer entropy in nats (None: no answered sample)."""
+    if stats is None or not stats.distribution.answered:
+        return None
+    return stats.distribution.entropy
+
+
+def distinct_of(stats: AnswerStats | None) -> float | None:
+    """Distinct answer clusters (None: no answered sample)."""
+    if stats is None or not stats.distribution.answered:
+        return None
+    return float(stats.distribution.distinct)
+
+
+def truncated_share_of(stats: AnswerStats | None) -> float | None:
+    """Share of graded samples that stopped for length (None: no graded sample)."""
+    if stats is None or not stats.truncation.samples:
+        return None
+    return stats.truncation.truncated / stats.truncation.samples
+
+
+#: Sort columns of the answer evidence: (name, value of a run's stats), each once per run.
+EVIDENCE_SORTS = {"entropy": entropy_of, "distinct": distinct_of, "trunc": truncated_share_of}
+
+
+def sort_key(column: str, run_a: int, run_b: int | None,  # noqa: ANN201 - a key function
+             stats: StatsByRun | None = None):
+    """Key function for a Problems column; missing values sort last.
+
+    Besides the count columns, ``a_entropy``, ``b_distinct``, ``a_trunc`` and the like sort by
+    a run's answer evidence (:data:`EVIDENCE_SORTS`) where ``stats`` has it.
+    """
 
     def num(v: float | None) -> tuple[int, float]:
         return (1, 0.0) if v is None else (0, v)
+
+    side, _, name = column.partition("_")
+    if side in ("a", "b") and name in EVIDENCE_SORTS:
+        value, run = EVIDENCE_SORTS[name], run_a if side == "a" else run_b
+        return lambda p: num(value(stat_of(stats, run, p)))
 
     keys = {
         "idx": lambda p: (0, p.idx),
@@ -85,12 +144,37 @@ def sort_key(column: str, run_a: int, run_b: int | None):  # noqa: ANN201 - a ke
     return keys[column]
 
 
+def evidence_match(line: ProblemLine, evidence: str, run_a: int, run_b: int | None,
+                   stats: StatsByRun | None) -> bool:
+    """Whether a problem passes an answer-evidence filter (:data:`EVIDENCE_FILTERS`).
+
+    ``confidently_wrong``: B's mode is wrong while A has a correct sample (core/answers.py's
+    definition); ``truncated_failures``: A or B has a sample graded not correct that stopped for
+    length.
+    """
+    if evidence == "none":
+        return True
+    if evidence == "confidently_wrong":
+        from .answer_stats import confidently_wrong
+
+        return run_b is not None and confidently_wrong(
+            stat_of(stats, run_b, line), line.counts.get(run_a, (0, 0))[1])
+    if evidence == "truncated_failures":
+        return any(s is not None and s.truncated_failures > 0
+                   for s in (stat_of(stats, run_a, line), stat_of(stats, run_b, line)))
+    raise ValueError(f"unknown answer filter {evidence!r}")
+
+
 def select_problems(lines: Sequence[ProblemLine], query: ProblemQuery, run_a: int,
-                    run_b: int | None) -> list[ProblemLine]:
-    """Filter and sort problem lines for the Problems screen."""
+                    run_b: int | None, stats: StatsByRun | None = None) -> list[ProblemLine]:
+    """Filter and sort problem lines for the Problems screen (``stats``: each run's answer
+    evidence, for the evidence filter and sort columns)."""
     text = query.text.strip().lower()
     out = []
     for line in lines:
+        if query.evidence != "none" and not evidence_match(line, query.evidence, run_a, run_b,
+                                                           stats):
+            continue
         if query.ids is not None and line.id not in query.ids:
             continue
         if query.category != "all" and category_of(line, run_a, run_b) != query.category:
@@ -100,7 +184,7 @@ def select_problems(lines: Sequence[ProblemLine], query: ProblemQuery, run_a: in
         if text and text not in (line.prompt or "").lower() and text != str(line.idx):
             continue
         out.append(line)
-    out.sort(key=sort_key(query.sort, run_a, run_b), reverse=query.reverse)
+    out.sort(key=sort_key(query.sort, run_a, run_b, stats), reverse=query.reverse)
     return out
 
 
@@ -307,6 +391,14 @@ def format_number(x: float | None, spec: str = ".3f") -> str:
     if x is None or math.isnan(x) or math.isinf(x):
         return "-"
     return format(x, spec)
+
+
+def format_ppl(value: float | None) -> str:
+    """A perplexity as the tables show it: 3 decimals below 10 (the lab's models sit near 1),
+    fewer above; blank where the sample is not scored."""
+    if value is None:
+        return ""
+    return f"{value:.3f}" if value < 10 else f"{value:.1f}" if value < 1000 else f"{value:,.0f}"
 
 
 def format_duration(seconds: float | None) -> str:

@@ -142,3 +142,36 @@ def set_clusters(db: sqlite_utils.Database, grader: str,
         "AND grader = ? AND answer = ?",
         [(cluster, run_id, pid, grader, answer) for run_id, pid, answer, cluster in rows])
     return max(cur.rowcount, 0)
+
+
+@dataclass(frozen=True)
+class AnswerRow:
+    """Graded samples of one (run, problem) that share an extracted answer, with its cluster.
+
+    Attributes:
+        answer: the exact answer (:data:`NO_ANSWER` for samples without one).
+        cluster: the first member of its cluster (None where no cluster is set yet, or on a
+            file without `answer_counts`).
+        n, c, truncated, truncated_c: as in :class:`ClusterCount`.
+    """
+
+    answer: str
+    cluster: str | None
+    n: int
+    c: int
+    truncated: int
+    truncated_c: int
+
+
+def answer_rows(db: sqlite_utils.Database, run_id: int, problem_id: int,
+                grader: str) -> list[AnswerRow]:
+    """One (run, problem)'s graded answers with their clusters, most samples first (one
+    problem's rows of `answer_counts`; grouped from its grades on a file without the table)."""
+    source, scan = _source(db)
+    args = [run_id, grader] * (2 if scan else 1)
+    rows = db.execute(
+        f"SELECT answer, cluster, n, c, truncated, truncated_c FROM {source} "
+        "WHERE run_id = ? AND grader = ? AND problem_id = ? AND n > 0 ORDER BY n DESC, answer",
+        [*args, problem_id]).fetchall()
+    return [AnswerRow(str(a), None if k is None else str(k), int(n), int(c), int(t), int(tc))
+            for a, k, n, c, t, tc in rows]

@@ -6,7 +6,6 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from reachscope.store import Run
-from reachscope.store.grades import AnswerGroup
 from reachscope.store.problems import ProblemLine, ProblemRow
 from reachscope.store.runs import RunProgress, RunSummary
 from reachscope.store.samples import SampleRow
@@ -14,6 +13,7 @@ from textual.message import Message
 
 if TYPE_CHECKING:  # numpy and the analysis code load with the first comparison, not at start-up
     from reachscope.core.analysis import Comparison
+    from reachscope.core.answer_stats import AnswerStats, ClusterGroup
 
 
 @dataclass
@@ -35,12 +35,14 @@ class ProblemsLoaded(Message):
     lines: list[ProblemLine]
     graders: list[str] = field(default_factory=list)  # the grader of each compared run
     generation: int = -1  # the app's data generation the lines were read at
+    #: run id -> problem id -> answer evidence (core/answer_stats.py)
+    stats: dict[int, dict[int, AnswerStats]] = field(default_factory=dict)
 
 
 @dataclass
 class ProblemLoaded(Message):
     problem: ProblemRow
-    groups: dict[int, list[AnswerGroup]]  # run id -> answer groups
+    groups: dict[int, list[ClusterGroup]]  # run id -> answer clusters, largest first
     samples: list[SampleRow]
     labelled: frozenset[int] = frozenset()  # ids of the samples that carry a label
     disagreed: frozenset[int] = frozenset()  # ids of the samples whose graders disagree
@@ -48,6 +50,13 @@ class ProblemLoaded(Message):
     #: run id -> (n, c) for the aggregate-only runs (imported counts, no sample texts)
     counts: dict[int, tuple[int, int]] = field(default_factory=dict)
     generation: int = -1  # the app's data generation the problem was read at
+    #: run id -> that run's answer evidence on the problem (entropy, mode, maj@n, truncation)
+    stats: dict[int, AnswerStats] = field(default_factory=dict)
+    #: sample id -> scorer name -> perplexity; the scorers of the file, oldest first
+    ppl: dict[int, dict[str, float]] = field(default_factory=dict)
+    scorers: list[str] = field(default_factory=list)
+    #: run id -> (own scorer's name, mean token entropy of the run's samples under it)
+    token_entropy: dict[int, tuple[str, float]] = field(default_factory=dict)
 
 
 @dataclass
@@ -77,6 +86,9 @@ class PairLoaded(Message):
     texts: dict[int, dict[int, str]] = field(default_factory=dict)
     left_run: int | None = None
     right_run: int | None = None
+    #: sample id -> scorer name -> perplexity, for the problem's samples (read once with rows)
+    ppl: dict[int, dict[str, float]] = field(default_factory=dict)
+    scorers: list[str] = field(default_factory=list)
 
 
 @dataclass

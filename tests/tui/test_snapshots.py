@@ -62,16 +62,19 @@ def test_problems_only_base(snap_compare, db_path: Path) -> None:
 def test_problems_sorted_by_delta(snap_compare, db_path: Path) -> None:
     """Problems at 120x40, sorted by Δ descending (keys s s s r): #3 (+0.75) first; columns
     for c/n and pass@1 of both runs, level, subject (this fixture has both) and the problem
-    text; ``? Help`` first in the footer."""
+    text; the compact footer with ``? Help`` first and ``e Answers``."""
     assert snap_compare(app_for(db_path), terminal_size=(120, 40),
                         run_before=lambda pilot: keys(pilot, "p", "s", "s", "s", "r"))
 
 
 @pytest.mark.parametrize("size", SIZES)
 def test_problem(snap_compare, db_path: Path, size: tuple[int, int]) -> None:
-    """Problem #0: header with level, subject and the reference answer (10) highlighted; the
-    statement; answer groups per run (base: 11 ×4, 7 ×2, no answer, 10 ✓) and the samples table
-    with verdicts coloured; ``? Help`` first in the footer."""
+    """Problem #0: header with level, subject and the reference answer (10) highlighted, then a
+    line per run with c/n, answer entropy H and H / ln 7 (base: H 0.96 (0.49), 3 answers, mode
+    57% ✗, maj@8 0.00; no token entropy: the fixture has no scores); the statement; answer
+    clusters per run (base: 11 ×4, 7 ×2, no answer, 10 ✓) and the samples table with verdicts
+    coloured (no PPL columns without scores); ``? Help`` first in the footer, which ends in
+    ``L Live`` at 80 columns (``m Mark``, ``x All``, ``o PPL sort``)."""
     assert snap_compare(app_for(db_path), terminal_size=size,
                         run_before=lambda pilot: keys(pilot, "p", "enter"))
 

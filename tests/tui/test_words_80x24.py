@@ -59,13 +59,14 @@ async def test_compare_and_live_show_whole_words_at_80x24(tmp_path: Path) -> Non
 
 
 async def test_problem_page_keeps_every_sample_column_at_80x24(tmp_path: Path) -> None:
-    """The demo's own labels: the samples table keeps `finish` (it was cut to `fi`)."""
+    """The demo's own labels: the samples table keeps `finish` (it was cut to `fi`) and a PPL
+    column per scorer (the demo has two); `chars` and `tokens` give way to them at 80 columns."""
     app = create_app(_demo_with_statuses(tmp_path, rename=False))
     async with app.run_test(size=(80, 24)) as pilot:
         await press_keys(pilot, "p", "enter")
         assert isinstance(app.screen, ProblemScreen)
         text = screen_text(app)
-        for word in ("verdict", "tokens", "finish", "stop", "correct", "incorrect"):
+        for word in ("verdict", "finish", "ppl base", "ppl rl", "stop", "correct", "incorrect"):
             assert re.search(rf"(?<![\w-]){word}(?![\w-])", text), (word, text)
 
 
@@ -88,10 +89,12 @@ async def test_problem_page_keeps_a_long_run_label_and_the_finish_reason_whole(
         rows = [line.split("│", 1)[1] for line in lines if "│ instruct-long " in line]
         assert len(rows) >= 5, lines
         for row in rows:
-            # label, index, verdict, answer, chars, tokens, finish: all seven, whole.
-            cells = row.split()
+            # label, index, verdict, answer, chars, tokens, finish: all seven, whole (the
+            # scrollbar's thumb, drawn over the right edge of some rows, is not a cell).
+            cells = [c for c in row.split() if c.strip("▁▂▃▄▅▆▇█")]
             assert cells[0] == "instruct-long" and len(cells) == 7, row
             assert cells[-1] in {"stop", "length"}, row
-        answers = [line.split("│", 1)[0] for line in lines if line.startswith(" instruc")]
+        answers = [line.split("│", 1)[0] for line in lines
+                   if line.startswith(" instruc") and "│" in line]  # not the header's run line
         assert answers and all(re.match(r" instruc…\s+\S+\s+\d+\s+[✓✗±]", a) for a in answers), \
             answers

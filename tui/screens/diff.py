@@ -1,8 +1,10 @@
-"""Diff: a trace of one run beside the most similar trace of the other, or any two by hand."""
+"""Diff: a trace of one run beside the most similar trace of the other, or any two by hand,
+with both traces' perplexity under each scorer of the file."""
 
 from __future__ import annotations
 
 from reachscope.core import browse
+from reachscope.core.answer_stats import read_likelihoods
 from reachscope.store import StoreError
 from reachscope.store.grades import resolve_grader
 from reachscope.store.samples import SampleRow, sample_info, sample_texts, samples_of_problem
@@ -23,6 +25,20 @@ def _find_row(rows: dict[int, list[SampleRow]], sample_id: int) -> SampleRow:
             if row.id == sample_id:
                 return row
     raise KeyError(sample_id)
+
+
+def ppl_line(scorers: list[str], left: dict[str, float], right: dict[str, float]) -> Text:
+    """Both traces' perplexity under each scorer: ``PPL base 1.021 | 1.004 · rl ...`` (left |
+    right; ``-`` where a trace is not scored)."""
+    line = Text("PPL ", style="dim")
+    for i, name in enumerate(scorers):
+        if i:
+            line.append(" · ", style="dim")
+        line.append_text(Text.assemble(
+            (f"{name} ", "dim"), browse.format_ppl(left.get(name)) or "-", (" | ", "dim"),
+            browse.format_ppl(right.get(name)) or "-"))
+    line.append("  (left | right)", style="dim")
+    return line
 
 
 class DiffScreen(AppScreen):
@@ -53,6 +69,9 @@ class DiffScreen(AppScreen):
         self.texts: dict[int, dict[int, str]] = {}
         self.left_run: int | None = None
         self.right_run: int | None = None
+        #: sample id -> scorer name -> perplexity, and the scorers (read with the rows)
+        self.ppl: dict[int, dict[str, float]] = {}
+        self.scorers: list[str] = []
 
     def compose(self) -> ComposeResult:
         yield Header()
@@ -76,6 +95,7 @@ class DiffScreen(AppScreen):
         left_id, right_id, auto = self.left_id, self.right_id, self.auto
         rows, texts = self.rows, self.texts
         left_run, right_run = self.left_run, self.right_run
+        ppl, scorers = self.ppl, self.scorers
         if not rows:
             def fetch(db):  # noqa: ANN001, ANN202
                 info = sample_info(db, left_id, None)
@@ -91,9 +111,12 @@ class DiffScreen(AppScreen):
                     grader = app.graders.get(run_id) or resolve_grader(db, run)
                     rows[run_id] = samples_of_problem(db, run_id, self.problem_id, grader)
                     texts[run_id] = sample_texts(db, run_id, self.problem_id)
-                return info["run_id"], rows, texts
+                scores = read_likelihoods(db, [r.id for run_rows in rows.values()
+                                               for r in run_rows])
+                return info["run_id"], rows, texts, scores
 
-            left_run, rows, texts = app.source.query(fetch)
+            left_run, rows, texts, scores = app.source.query(fetch)
+            ppl, scorers = scores.ppl, [s.name for s in scores.scorers]
             others = [r for r in app.pair_ids if r != left_run]
             if right_id is not None:
                 right_run = _find_row(rows, right_id).run_id
@@ -111,7 +134,7 @@ class DiffScreen(AppScreen):
         right = _find_row(rows, right_id)
         self.post_message(PairLoaded(left, right, left_text, candidates[right.id], sim, auto,
                                      rows=rows, texts=texts, left_run=left_run,
-                                     right_run=right_run))
+                                     right_run=right_run, ppl=ppl, scorers=scorers))
 
     @on(PairLoaded)
     def _loaded(self, message: PairLoaded) -> None:
@@ -121,6 +144,7 @@ class DiffScreen(AppScreen):
             return  # a pair for a left side the user has since moved away from
         self.rows, self.texts = message.rows, message.texts
         self.left_run, self.right_run = message.left_run, message.right_run
+        self.ppl, self.scorers = message.ppl, message.scorers
         self.left_id, self.right_id = left.id, right.id
         chunks = browse.word_diff(message.left_text, message.right_text)
 
@@ -132,9 +156,14 @@ class DiffScreen(AppScreen):
         how = (f"most similar of {n_right} {app.label_of(right.run_id)} samples" if message.auto
                else "chosen by hand")
         changed = sum(len(c.left) + len(c.right) for c in chunks if c.op != "equal")
-        self.query_one("#diff-head", Static).update(Text.assemble(
+        head = Text.assemble(
             ("similarity ", "dim"), (f"{message.similarity:.2f}", "bold"),
-            (" (token-set Jaccard) · ", "dim"), how, (f" · {changed} words differ", "dim")))
+            (" (token-set Jaccard) · ", "dim"), how, (f" · {changed} words differ", "dim"))
+        if self.scorers:
+            head.append("\n")
+            head.append_text(ppl_line(self.scorers, self.ppl.get(left.id, {}),
+                                      self.ppl.get(right.id, {})))
+        self.query_one("#diff-head", Static).update(head)
         self.query_one(TraceDiff).show(chunks, title(left), title(right))
 
     def action_move(self, side: str, step: int) -> None:

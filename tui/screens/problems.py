@@ -1,8 +1,10 @@
-"""Problems: one row per problem, filtered by coverage category, metadata and text; sortable."""
+"""Problems: one row per problem, filtered by coverage category, answer evidence, metadata and
+text; sortable, with an answers view (entropy, distinct answers, truncation per run)."""
 
 from __future__ import annotations
 
 from reachscope.core import browse
+from reachscope.store import answers as store_answers
 from reachscope.store.grades import resolve_grader
 from reachscope.store.problems import ProblemLine, problem_lines
 from textual import on, work
@@ -17,6 +19,11 @@ from ..widgets.problem_table import ProblemTable
 from .base import AppScreen
 
 SORTS = ["idx", "a", "b", "delta", "level", "subject"]
+#: The sorts `s` cycles through in the answers view.
+ANSWER_SORTS = ["idx", "a", "b", "a_entropy", "b_entropy", "a_distinct", "b_distinct",
+                "a_trunc", "b_trunc"]
+#: Values of the category select that set the answer-evidence filter instead.
+EVIDENCE_PREFIX = "ev:"
 
 
 class ProblemsScreen(AppScreen):
@@ -27,6 +34,8 @@ class ProblemsScreen(AppScreen):
         Binding("f", "next_category", "Category"),
         Binding("s", "next_sort", "Sort"),
         Binding("r", "reverse", "Reverse"),
+        Binding("e", "answers_view", "Answers",
+                tooltip="Columns: answer entropy, distinct answers, truncation"),
         Binding("escape", "app.back", "Back"),
     ]
 
@@ -41,6 +50,11 @@ class ProblemsScreen(AppScreen):
         self.lines: list[ProblemLine] = []
         self.graders: list[str] = []
         self.shown: list[ProblemLine] = []
+        #: run id -> problem id -> answer evidence (read with the lines), and whether the
+        #: answers view is shown.
+        self.stats: browse.StatsByRun = {}
+        self.answers_view = False
+        self._category_values: list[str] = list(browse.CATEGORIES)
         self._generation = -1
 
     def compose(self) -> ComposeResult:
@@ -49,6 +63,10 @@ class ProblemsScreen(AppScreen):
         b = app.run_b.label if app.run_b else "B"
         names = {"all": "all problems", "both": "both solve", "only_a": f"only {a} solves",
                  "only_b": f"only {b} solves", "neither": "neither solves"}
+        if app.run_b is not None:
+            names[EVIDENCE_PREFIX + "confidently_wrong"] = f"{b} mode wrong, {a} solves"
+        names[EVIDENCE_PREFIX + "truncated_failures"] = "truncated failures"
+        self._category_values = list(names)
         yield Header()
         with Horizontal(id="filters"):
             yield Input(placeholder="/ text or index", id="search", compact=True)
@@ -57,7 +75,8 @@ class ProblemsScreen(AppScreen):
             yield Select([], prompt="any level/subject", id="meta", compact=True)
         yield Static("", id="problems-status")
         yield ProblemTable(id="problems")
-        yield AppFooter()
+        # Compact and without the palette hint (? lists every key): all fit at 80 columns.
+        yield AppFooter(compact=True, show_command_palette=False)
 
     def on_mount(self) -> None:
         self.load_problems()
@@ -80,15 +99,21 @@ class ProblemsScreen(AppScreen):
 
         def fetch(db):  # noqa: ANN001, ANN202
             pairs = [(r.id, app.grader_for(r.id) or resolve_grader(db, r)) for r in runs]
-            return problem_lines(db, runs[0].dataset, pairs), [g for _, g in pairs]
+            counts = {run_id: store_answers.cluster_counts(db, run_id, grader)
+                      for run_id, grader in pairs}
+            return problem_lines(db, runs[0].dataset, pairs), [g for _, g in pairs], counts
 
-        lines, graders = app.source.query(fetch)
-        self.post_message(ProblemsLoaded(lines, graders, generation))
+        lines, graders, counts = app.source.query(fetch)
+        from reachscope.core.answer_stats import run_answer_stats  # numpy: not at start-up
+
+        stats = {run_id: run_answer_stats(rows) for run_id, rows in counts.items()}
+        self.post_message(ProblemsLoaded(lines, graders, generation, stats))
 
     @on(ProblemsLoaded)
     def _loaded(self, message: ProblemsLoaded) -> None:
         self.lines = message.lines
         self.graders = message.graders
+        self.stats = message.stats
         self._generation = message.generation
         meta = self.query_one("#meta", Select)
         with meta.prevent(Select.Changed):
@@ -103,16 +128,29 @@ class ProblemsScreen(AppScreen):
         """Apply the filters and sort order to the loaded lines (no database work)."""
         app = self.app
         run_a, run_b = self.run_ids
-        self.shown = browse.select_problems(self.lines, self.query_state, run_a, run_b)
+        self.shown = browse.select_problems(self.lines, self.query_state, run_a, run_b,
+                                            self.stats)
         self.query_one(ProblemTable).show(
-            self.shown, run_a, run_b, app.run_a.label, app.run_b.label if app.run_b else None)
+            self.shown, run_a, run_b, app.run_a.label, app.run_b.label if app.run_b else None,
+            self.stats, self.answers_view)
         q = self.query_state
         where = ""
         if self.cell is not None and q.ids is not None:
             where = f" in cell {self.cell[0]} at k = {self.cell[1]}"
+        view = " · H answer entropy, ans distinct, cut truncated" if self.answers_view else ""
         self.query_one("#problems-status", Static).update(
-            f"{len(self.shown)} of {len(self.lines)} problems{where} · sorted by {q.sort}"
-            f"{' ↓' if q.reverse else ' ↑'} · grader {'/'.join(dict.fromkeys(self.graders))}")
+            f"{len(self.shown)} of {len(self.lines)} problems{where} · sorted by "
+            f"{self._sort_name(q.sort)}{' ↓' if q.reverse else ' ↑'} · grader "
+            f"{'/'.join(dict.fromkeys(self.graders))}{view}")
+
+    def _sort_name(self, sort: str) -> str:
+        """A sort key as the status line names it (``rl entropy`` for ``b_entropy``)."""
+        side, _, name = sort.partition("_")
+        app = self.app
+        if side in ("a", "b") and name in browse.EVIDENCE_SORTS:
+            run = app.run_a if side == "a" else app.run_b
+            return f"{run.label if run else side.upper()} {name}"
+        return sort
 
     # -- filters ------------------------------------------------------------------------------
 
@@ -127,8 +165,15 @@ class ProblemsScreen(AppScreen):
 
     @on(Select.Changed, "#category")
     def _category(self, event: Select.Changed) -> None:
-        self.query_state.category = str(event.value)
-        if event.value != "all":
+        value = str(event.value)
+        if value.startswith(EVIDENCE_PREFIX):
+            # An answer-evidence filter over all problems, shown with the columns it is about.
+            self.query_state.category = "all"
+            self.query_state.evidence = value[len(EVIDENCE_PREFIX):]
+            self.answers_view = True
+        else:
+            self.query_state.category, self.query_state.evidence = value, "none"
+        if value != "all":
             self.query_state.ids = None  # a category replaces the coverage cell's problems
         self.refilter()
 
@@ -163,12 +208,19 @@ class ProblemsScreen(AppScreen):
         self.query_one("#search", Input).focus()
 
     def action_next_category(self) -> None:
-        cats = list(browse.CATEGORIES)
-        nxt = cats[(cats.index(self.query_state.category) + 1) % len(cats)]
-        self.query_one("#category", Select).value = nxt
+        select = self.query_one("#category", Select)
+        values = self._category_values
+        current = values.index(select.value) if select.value in values else -1
+        select.value = values[(current + 1) % len(values)]
+
+    def action_answers_view(self) -> None:
+        self.answers_view = not self.answers_view
+        self.refilter()
 
     def action_next_sort(self) -> None:
-        sorts = SORTS if self.app.run_b else [s for s in SORTS if s not in ("b", "delta")]
+        sorts = ANSWER_SORTS if self.answers_view else SORTS
+        if not self.app.run_b:
+            sorts = [s for s in sorts if not (s in ("b", "delta") or s.startswith("b_"))]
         cur = self.query_state.sort
         self.query_state.sort = sorts[(sorts.index(cur) + 1) % len(sorts)] if cur in sorts \
             else sorts[0]

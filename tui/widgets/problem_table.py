@@ -1,4 +1,5 @@
-"""One row per problem: c/n and pass@1 per run, their difference, level and subject."""
+"""One row per problem: c/n and pass@1 per run, their difference, level and subject; or, in the
+answers view, c/n with each run's answer entropy, distinct answers and truncated share."""
 
 from __future__ import annotations
 
@@ -38,6 +39,35 @@ def problem_cells(line: ProblemLine, run_a: int, run_b: int | None,
     return tuple(cells)
 
 
+def _num(v: float | None, spec: str) -> Cell:
+    # + 0.0: an entropy of one answer is -0.0 (a negated sum of zeros), shown as 0.00.
+    return right("—" if v is None else format(v + 0.0, spec), "" if v is not None else "dim")
+
+
+def answer_cells(line: ProblemLine, run_a: int, run_b: int | None,
+                 stats: browse.StatsByRun | None) -> tuple[Cell, ...]:
+    """The cells of one problem's row in the answers view: per run c/n, answer entropy (nats),
+    distinct answers and the share of graded samples truncated, then the problem."""
+    cells = [right(str(line.idx))]
+    for run in (run_a, run_b) if run_b is not None else (run_a,):
+        s = browse.stat_of(stats, run, line)
+        d = browse.distinct_of(s)
+        cells += [_cn(line, run), _num(browse.entropy_of(s), ".2f"),
+                  _num(d, ".0f"), _num(browse.truncated_share_of(s), ".0%")]
+    cells.append(Cell(" ".join((line.prompt or "").split())[:70]))
+    return tuple(cells)
+
+
+def answer_columns(label_a: str, label_b: str | None) -> list[tuple[str, str]]:
+    """(header, sort key) of the answers view's columns."""
+    columns = [("#", "idx")]
+    for side, label in (("a", label_a), ("b", label_b)):
+        if label is not None:
+            columns += [(f"{label} c/n", f"{side}_cn"), (f"{label} H", f"{side}_entropy"),
+                        (f"{label} ans", f"{side}_distinct"), (f"{label} cut", f"{side}_trunc")]
+    return columns + [("problem", "prompt")]
+
+
 class ProblemTable(PagedTable):
     """The Problems table; row keys are problem ids, column keys are sort keys.
 
@@ -49,25 +79,34 @@ class ProblemTable(PagedTable):
         super().__init__(cursor_type="row", zebra_stripes=True, **kwargs)
         #: problem id -> (the line its cells were built from, the cells, their widths)
         self._cells: dict[int, tuple[ProblemLine, tuple[Cell, ...], tuple[int, ...]]] = {}
-        self._cells_for: tuple[int, int | None, tuple[str, ...]] | None = None
+        self._cells_for: tuple[object, ...] | None = None
 
     def show(self, lines: Sequence[ProblemLine], run_a: int, run_b: int | None, label_a: str,
-             label_b: str | None) -> None:
-        columns = [("#", "idx"), (f"{label_a} c/n", "a_cn"), (f"{label_a} p@1", "a")]
-        if run_b is not None:
-            columns += [(f"{label_b} c/n", "b_cn"), (f"{label_b} p@1", "b"), ("Δ", "delta")]
-        # Only the metadata this dataset has: an empty column would eat the problem's text.
-        meta_keys = tuple(browse.metadata_keys(lines))
-        columns += [(key, key) for key in meta_keys] + [("problem", "prompt")]
-        if self._cells_for != (run_a, run_b, meta_keys):
-            self._cells, self._cells_for = {}, (run_a, run_b, meta_keys)
+             label_b: str | None, stats: browse.StatsByRun | None = None,
+             answers: bool = False) -> None:
+        """Show these lines; ``answers``: the answers view (``stats`` gives its values)."""
+        meta_keys: tuple[str, ...] = ()
+        if answers:
+            columns = answer_columns(label_a, label_b if run_b is not None else None)
+        else:
+            columns = [("#", "idx"), (f"{label_a} c/n", "a_cn"), (f"{label_a} p@1", "a")]
+            if run_b is not None:
+                columns += [(f"{label_b} c/n", "b_cn"), (f"{label_b} p@1", "b"),
+                            ("Δ", "delta")]
+            # Only the metadata this dataset has: an empty column would eat the problem's text.
+            meta_keys = tuple(browse.metadata_keys(lines))
+            columns += [(key, key) for key in meta_keys] + [("problem", "prompt")]
+        key = (run_a, run_b, meta_keys, answers, id(stats) if answers else None)
+        if self._cells_for != key:
+            self._cells, self._cells_for = {}, key
         cache = self._cells
         rows = []
         sizes = [tuple(cell_len(label) for label, _ in columns)]
         for line in lines:
             entry = cache.get(line.id)
             if entry is None or entry[0] is not line:  # reloaded lines carry new counts
-                cells = problem_cells(line, run_a, run_b, meta_keys)
+                cells = (answer_cells(line, run_a, run_b, stats) if answers
+                         else problem_cells(line, run_a, run_b, meta_keys))
                 entry = cache[line.id] = (line, cells, tuple(cell_len(c.text) for c in cells))
             rows.append((entry[1], str(line.id)))
             sizes.append(entry[2])
