@@ -278,9 +278,14 @@ async def test_validated_curve_beside_the_plain_one(steps_db: Path) -> None:
         screen = app.screen
         table = screen.query_one("#evidence-curves", DataTable)
         header = [str(c.label) for c in table.columns.values()]
-        assert header[-1] == "CoT rl-step400" and "CoT base" not in header
-        column = [r[-1] for r in rows(table)]
-        assert column == [format_number(float(x)) for x in estimate]
+        assert header[-2:] == ["rev B", "CoT B"] and "CoT A" not in header
+        assert [r[-1] for r in rows(table)] == [format_number(float(x)) for x in estimate]
+        plain = metrics.pass_at_k_curve([h[0] for h in hand], [h[1] for h in hand], cmp.ks)
+        assert [r[-2] for r in rows(table)] == [format_number(float(x)) for x in plain]
+        lower = cot_pass_at_k(hand, cmp.ks, "invalid")[0]
+        upper = cot_pass_at_k([(n, c, c, v + c - j) for n, c, j, v in hand], cmp.ks)[0]
+        assert lower <= estimate[0] <= upper
         assert not math.isnan(estimate[0])
         notes = text_of(screen, "#evidence-validated")
         assert f"CoT rl-step400: {len(hand)} reviewed problems, 2 of " in notes
+        assert (f"CoT-pass@1 {estimate[0]:.3f} in [{lower:.3f}, {upper:.3f}]") in notes

@@ -80,15 +80,17 @@ def pair_text(p: PairEvidence) -> Text:
 
 def curve_rows(comp: Comparison, ev: Evidence,
                validated: list[ValidatedCurves]) -> tuple[list[str], list[list[str]]]:
-    """k, then pass@k and maj@k of each run (and CoT-pass@k where reviews exist)."""
+    """k, then pass@k and maj@k of each run (and CoT-pass@k where reviews exist); runs are named
+    by letter (:func:`run_letters`) so that the table fits 80 columns."""
+    letter = run_letters(comp)
     header = ["k"]
     columns = []
     for r in ev.runs:
-        header += [f"pass {r.key}", f"maj {r.key}"]
+        header += [f"pass {letter[r.key]}", f"maj {letter[r.key]}"]
         columns += [comp.curves[r.key], r.maj_at_k]
-    for v in validated:
-        header += [f"CoT {v.key}"]
-        columns += [v.estimate]
+    for v in validated:  # on the reviewed problems: plain pass@k, then CoT-pass@k
+        header += [f"rev {letter[v.key]}", f"CoT {letter[v.key]}"]
+        columns += [v.plain, v.estimate]
     rows = []
     for i, k in enumerate(ev.ks):
         row = [str(k)]
@@ -96,6 +98,11 @@ def curve_rows(comp: Comparison, ev: Evidence,
             row.append(fmt(float(col[i])) if i < len(col) else "-")
         rows.append(row)
     return header, rows
+
+
+def run_letters(comp: Comparison) -> dict[str, str]:
+    """A, B, ... for the compared runs' keys."""
+    return {key: chr(ord("A") + i) for i, key in enumerate(comp.keys)}
 
 
 class EvidenceScreen(AppScreen):
@@ -181,12 +188,17 @@ class EvidenceScreen(AppScreen):
         curves = self.query_one("#evidence-curves", DataTable)
         curves.display = True
         fill_table(curves, header, rows)
-        notes = [f"maj@k: plurality vote of k samples (ties split); "
-                 f"{'CoT: pass@k counting reviewed-valid samples' if message.validated else ''}"]
+        names = ", ".join(f"{v} = {k}" for k, v in run_letters(comp).items())
+        notes = [f"{names}; maj@k: plurality vote of k samples, no-answer samples do not "
+                 "vote, ties split"]
+        if message.validated:
+            notes.append("rev: pass@k on the reviewed problems; CoT: pass@k counting only "
+                         "correct samples judged valid (unjudged ones left out); bounds count "
+                         "them invalid / valid")
         for v in message.validated:
             notes.append(f"CoT {v.key}: {v.problems} reviewed problems, {v.judged} of "
-                         f"{v.correct} correct samples judged, {v.valid} valid; at k=1 "
-                         f"{fmt(v.lower[0])} ≤ {fmt(v.estimate[0])} ≤ {fmt(v.upper[0])}")
+                         f"{v.correct} correct samples judged, {v.valid} valid; CoT-pass@1 "
+                         f"{fmt(v.estimate[0])} in [{fmt(v.lower[0])}, {fmt(v.upper[0])}]")
         self.query_one("#evidence-validated", Static).update("\n".join(notes + ev.notes))
         if not ev.pairs:
             self.query_one("#evidence-pair", Static).update(
