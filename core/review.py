@@ -40,6 +40,18 @@ LABEL_KEYS: dict[str, str] = {
 REVIEW_LABELS: tuple[str, ...] = tuple(LABEL_KEYS.values())
 #: Labels that are a judgement (all but ``skip``): what agreement and CoT-pass@k count.
 JUDGEMENTS: tuple[str, ...] = ("valid", "flawed", "guess", "ambiguous")
+#: Reviewer names of LLM judges (``reachscope judge``) start with this.
+JUDGE_PREFIX = "judge:"
+
+
+def judge_reviewer(model: str) -> str:
+    """The reviewer name under which a judge model's labels are stored."""
+    return JUDGE_PREFIX + model
+
+
+def is_judge(reviewer: str) -> bool:
+    """Whether labels of ``reviewer`` come from an LLM judge rather than a person."""
+    return reviewer.startswith(JUDGE_PREFIX)
 
 Counts = Mapping[int, tuple[int, int]]  # problem id -> (n, c)
 
@@ -148,14 +160,17 @@ def judged_valid(labels: Mapping[str, Mapping[int, str]], reviewer: str | None =
 
     Args:
         labels: reviewer -> sample id -> label.
-        reviewer: use only this reviewer's labels; None pools every reviewer by ``consensus``.
+        reviewer: use only this reviewer's labels (a judge's too); None pools the people's
+            labels by ``consensus``: LLM judges (:func:`is_judge`) are left out of the pool, so
+            a judge's labels count only where they are asked for by name.
         consensus: with several reviewers on a sample, ``all``: valid only if every judgement
             is ``valid``; ``any``: valid if at least one is.
 
     Returns:
         sample id -> valid, for the samples with at least one judgement (``skip`` is none).
     """
-    pools = [labels.get(reviewer, {})] if reviewer is not None else list(labels.values())
+    pools = ([labels.get(reviewer, {})] if reviewer is not None
+             else [per for who, per in labels.items() if not is_judge(who)])
     votes: dict[int, list[bool]] = {}
     for per_sample in pools:
         for sid, label in per_sample.items():

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any
 
@@ -11,6 +12,13 @@ from .db import StoreError
 from .samples import SampleRow
 
 _COLUMNS = ("id", "sample_id", "reviewer", "label", "note", "created_at", "updated_at")
+# One current label per (sample, reviewer): a new label replaces the old one, keeping its id and
+# created_at.
+_UPSERT = (
+    "INSERT INTO annotations (sample_id, reviewer, label, note, created_at, updated_at) "
+    "VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (sample_id, reviewer) DO UPDATE SET "
+    "label = excluded.label, note = excluded.note, updated_at = excluded.updated_at"
+)
 
 
 def _now() -> str:
@@ -29,17 +37,29 @@ def set_label(
         raise StoreError("annotation: label must not be empty")
     ts = _now()
     with db.atomic():
-        db.execute(
-            "INSERT INTO annotations (sample_id, reviewer, label, note, created_at, updated_at) "
-            "VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (sample_id, reviewer) DO UPDATE SET "
-            "label = excluded.label, note = excluded.note, updated_at = excluded.updated_at",
-            [sample_id, reviewer, label.strip(), note, ts, ts],
-        )
+        db.execute(_UPSERT, [sample_id, reviewer, label.strip(), note, ts, ts])
         row = db.execute(
             "SELECT id FROM annotations WHERE sample_id = ? AND reviewer = ?",
             [sample_id, reviewer],
         ).fetchone()
     return int(row[0])
+
+
+def set_labels(db: sqlite_utils.Database, labels: Sequence[tuple[int, str, str]],
+               reviewer: str) -> int:
+    """Store or replace ``reviewer``'s labels ``(sample id, label, note)`` in one transaction;
+    returns how many were written.
+
+    Raises:
+        StoreError: a label is empty (nothing is written then).
+    """
+    if any(not label.strip() for _, label, _ in labels):
+        raise StoreError("annotation: label must not be empty")
+    ts = _now()
+    with db.atomic():
+        db.conn.executemany(_UPSERT, [(sid, reviewer, label.strip(), note, ts, ts)
+                                      for sid, label, note in labels])
+    return len(labels)
 
 
 def add_annotation(db: sqlite_utils.Database, sample_id: int, label: str, note: str = "") -> int:

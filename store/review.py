@@ -165,6 +165,18 @@ def _marks(labels: Sequence[str]) -> str:
     return ", ".join("?" * len(labels))
 
 
+def pending_items(db: sqlite_utils.Database, queue_id: int, reviewer: str,
+                  labels: Sequence[str], after: int = -1, limit: int = 200) -> list[ReviewItem]:
+    """One keyset page of the items past ``after`` that ``reviewer`` has not given one of
+    ``labels``, in queue order."""
+    cur = db.execute(
+        _ITEM_SQL + "WHERE i.queue_id = ? AND i.position > ? AND NOT EXISTS (SELECT 1 FROM "
+        "annotations a WHERE a.sample_id = i.sample_id AND a.reviewer = ? "
+        f"AND a.label IN ({_marks(labels)})) ORDER BY i.position LIMIT ?",
+        [queue_id, after, reviewer, *labels, limit])
+    return [ReviewItem(*r) for r in cur.fetchall()]
+
+
 def next_item(db: sqlite_utils.Database, queue_id: int, reviewer: str, labels: Sequence[str],
               after: int = -1) -> ReviewItem | None:
     """The first item past ``after`` that ``reviewer`` has not given one of ``labels``.
@@ -172,12 +184,8 @@ def next_item(db: sqlite_utils.Database, queue_id: int, reviewer: str, labels: S
     With the default ``after`` this is where the reviewer's review resumes; None when the
     reviewer is done.
     """
-    row = db.execute(
-        _ITEM_SQL + "WHERE i.queue_id = ? AND i.position > ? AND NOT EXISTS (SELECT 1 FROM "
-        "annotations a WHERE a.sample_id = i.sample_id AND a.reviewer = ? "
-        f"AND a.label IN ({_marks(labels)})) ORDER BY i.position LIMIT 1",
-        [queue_id, after, reviewer, *labels]).fetchone()
-    return None if row is None else ReviewItem(*row)
+    page = pending_items(db, queue_id, reviewer, labels, after, 1)
+    return page[0] if page else None
 
 
 def queue_progress(db: sqlite_utils.Database, queue_id: int,

@@ -30,6 +30,7 @@ from reachscope.store.runs import get_run
 from rich.console import Console
 from rich.table import Table
 
+from ..judge import FAILURE_LABELS
 from ..metrics import log2_ks, pass_at_k_curve
 from ..review import (
     REVIEW_LABELS,
@@ -39,6 +40,7 @@ from ..review import (
     cot_counts,
     cot_pass_at_k,
     guessable_problems,
+    is_judge,
     judged_valid,
     pick_samples,
     select_problems,
@@ -195,7 +197,14 @@ def _status(conn: sqlite_utils.Database, queue: ReviewQueue, reviewer: str | Non
         table.add_row(_who(who), f"{n}/{queue.size}", *(str(tally[k]) for k in REVIEW_LABELS))
     if done:
         console.print(table)
-    for a, b in combinations(sorted(labels), 2):
+    for who, failed in queue_labels(conn, queue.id, FAILURE_LABELS).items():
+        tally = Counter(label for label, _ in failed.values())
+        console.print(f"{_who(who)}: {len(failed)} items without a label ("
+                      + ", ".join(f"{tally[k]} {k}" for k in FAILURE_LABELS if tally[k])
+                      + "); `reachscope judge` retries them")
+    # People first, then each judge against the people: a judge's agreement with human labels.
+    for a, b in sorted(combinations(sorted(labels), 2),
+                       key=lambda p: (is_judge(p[0]) + is_judge(p[1]), p)):
         agr = cohen_kappa(labels[a], labels[b])
         kappa = "n/a" if agr.kappa is None else f"{agr.kappa:.3f}"
         console.print(f"{_who(a)} vs {_who(b)}: {agr.n} samples judged by both, "
@@ -209,6 +218,9 @@ def _status(conn: sqlite_utils.Database, queue: ReviewQueue, reviewer: str | Non
     if reviewer is not None and reviewer not in labels:
         raise StoreError(f"no labels from reviewer {reviewer!r} in queue {queue.name!r}")
     valid = judged_valid(labels, reviewer, cast(Consensus, consensus))
+    if reviewer is None and any(is_judge(r) for r in labels):
+        console.print("CoT-pass@k below pools people's labels only; --reviewer judge:MODEL "
+                      "uses a judge's")
     _cot_table(conn, console, queue, items, valid, unreviewed)
 
 

@@ -76,6 +76,7 @@ class VLLMServer:
         if self.proc is None or self.proc.poll() is not None:
             self.proc = None
             return
+        os.killpg(self.proc.pid, signal.SIGCONT)  # a paused server cannot act on SIGTERM
         os.killpg(self.proc.pid, signal.SIGTERM)
         try:
             self.proc.wait(timeout=30)
@@ -83,3 +84,13 @@ class VLLMServer:
             os.killpg(self.proc.pid, signal.SIGKILL)
             self.proc.wait(timeout=30)
         self.proc = None
+
+    def pause(self) -> None:
+        """Freeze the server (SIGSTOP): connections are accepted but nothing is answered."""
+        assert self.proc is not None
+        os.killpg(self.proc.pid, signal.SIGSTOP)
+
+    def resume(self) -> None:
+        """Let a paused server run again (SIGCONT)."""
+        assert self.proc is not None
+        os.killpg(self.proc.pid, signal.SIGCONT)

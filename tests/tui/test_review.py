@@ -218,3 +218,34 @@ async def test_several_queues_ask_which(queue_db: Path) -> None:
         assert screen.queue is not None and screen.queue.name == "second"
         assert screen.item.sample_id == second[0].sample_id
         assert f"0 / {len(second)}" in screen_text(app)
+
+
+async def test_queue_picker_shows_the_reviewers_progress(queue_db: Path) -> None:
+    """Each queue's line counts the items carrying a label of the current reviewer (only
+    theirs; ``skip`` counts, a judge's failure records and other labels do not); a sample in two
+    queues counts in both."""
+    build_queue(queue_db, "--name", "second", "--max-accuracy", "0.1")
+    first, second = items(queue_db), items(queue_db, "second")
+    db = open_db(queue_db)
+    for it in second[:2]:
+        set_label(db, it.sample_id, "valid", "", "ada")
+    set_label(db, first[-1].sample_id, "skip", "", "ada")
+    set_label(db, first[0].sample_id, "valid", "", "bob")
+    set_label(db, first[1].sample_id, "unparsed", "", "ada")
+    db.close()
+    ada = {it.sample_id for it in second[:2]} | {first[-1].sample_id}
+    want = {"review": len(ada & {it.sample_id for it in first}),
+            "second": len(ada & {it.sample_id for it in second})}
+    assert want["second"] == 2 + (first[-1].sample_id in {it.sample_id for it in second})
+    app = create_app(queue_db, poll_interval=0, reviewer="ada")
+    async with app.run_test(size=(80, 24)) as pilot:
+        await press_keys(pilot, "R")
+        assert isinstance(app.screen, QueuePicker)
+        text = screen_text(app)
+        assert f"review  {want['review']}/{len(first)} labelled  blind" in text
+        assert f"second  {want['second']}/{len(second)} labelled  blind" in text
+        await press_keys(pilot, "down", "enter")
+        assert f"{want['second']} / {len(second)}" in screen_text(app)
+        await press_keys(pilot, "v", "c")
+        assert isinstance(app.screen, QueuePicker)
+        assert f"second  {want['second'] + 1}/{len(second)} labelled" in screen_text(app)

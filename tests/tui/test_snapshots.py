@@ -138,3 +138,21 @@ def test_trajectory(snap_compare, tmp_path: Path) -> None:
     build(path)
     assert snap_compare(app_for(path), terminal_size=(80, 24),
                         run_before=lambda pilot: keys(pilot, "t"))
+
+
+def test_review(snap_compare, tmp_path: Path) -> None:
+    """Review screen at 80x24 on a copy of the demo database with a queue of the lab runs'
+    rare correct samples (``reachscope review --runs base rl --max-accuracy 0.3``), reviewer
+    ada, after ``v`` and ``f``: the head line ``review 2 / 497  ada  item 3 · problem 36 ·
+    blind  ✓ flawed: item 2`` (no run shown; the last label written), ``reference: 68  answer:
+    68`` and ``What is 17*4?``, then the trace ``17*4=40+28=68`` with ``[68] ◀ final answer``
+    in green and the focus bar on its left, and the compact footer with one key per label
+    (``v Valid`` ... ``s Skip``), ``u Undo``, ``n Note``, ``] Next`` and ``K Agree``."""
+    from .helpers import demo_copy
+    from .test_review import build_queue
+
+    path = demo_copy(tmp_path)
+    build_queue(path)
+    app = create_app(path, poll_interval=0, reviewer="ada")
+    assert snap_compare(app, terminal_size=(80, 24),
+                        run_before=lambda pilot: keys(pilot, "R", "v", "f"))
