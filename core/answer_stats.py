@@ -204,6 +204,13 @@ class Likelihoods:
     ppl: dict[int, dict[str, float]]
     entropy: dict[int, dict[str, float]]
 
+    def scored_by(self) -> list[str]:
+        """The names of the scorers (oldest first) that scored at least one of the samples: a
+        file's scorers may have scored other runs only (the demo's lab models and its Qwen
+        traces)."""
+        seen = {name for values in self.ppl.values() for name in values}
+        return [s.name for s in self.scorers if s.name in seen]
+
     def mean_entropy(self, sample_ids: Iterable[int], scorer: str) -> float | None:
         """The mean token entropy of these samples under ``scorer`` (None: none has one)."""
         return mean_token_entropy(self.entropy.get(s, {}).get(scorer) for s in sample_ids)

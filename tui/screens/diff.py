@@ -116,7 +116,7 @@ class DiffScreen(AppScreen):
                 return info["run_id"], rows, texts, scores
 
             left_run, rows, texts, scores = app.source.query(fetch)
-            ppl, scorers = scores.ppl, [s.name for s in scores.scorers]
+            ppl, scorers = scores.ppl, scores.scored_by()
             others = [r for r in app.pair_ids if r != left_run]
             if right_id is not None:
                 right_run = _find_row(rows, right_id).run_id
@@ -159,7 +159,7 @@ class DiffScreen(AppScreen):
         head = Text.assemble(
             ("similarity ", "dim"), (f"{message.similarity:.2f}", "bold"),
             (" (token-set Jaccard) · ", "dim"), how, (f" · {changed} words differ", "dim"))
-        if self.scorers:
+        if self.scorers:  # some sample of the problem is scored
             head.append("\n")
             head.append_text(ppl_line(self.scorers, self.ppl.get(left.id, {}),
                                       self.ppl.get(right.id, {})))

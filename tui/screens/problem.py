@@ -298,7 +298,7 @@ class ProblemScreen(AppScreen):
                 entropy[run.id] = (own.name, value)
         self.post_message(ProblemLoaded(
             problem, groups, samples, labelled, disagreed, graders, counts, generation, stats,
-            scores.ppl, [s.name for s in scores.scorers], entropy))
+            scores.ppl, scores.scored_by(), entropy))
 
     @on(ProblemLoaded)
     def _loaded(self, message: ProblemLoaded) -> None:

@@ -59,12 +59,15 @@ def answer_cells(line: ProblemLine, run_a: int, run_b: int | None,
 
 
 def answer_columns(label_a: str, label_b: str | None) -> list[tuple[str, str]]:
-    """(header, sort key) of the answers view's columns."""
+    """(header, sort key) of the answers view's columns: per run its c/n, then answer entropy
+    (H, nats), distinct answers (ans) and the share of graded samples truncated (cut)."""
     columns = [("#", "idx")]
     for side, label in (("a", label_a), ("b", label_b)):
         if label is not None:
-            columns += [(f"{label} c/n", f"{side}_cn"), (f"{label} H", f"{side}_entropy"),
-                        (f"{label} ans", f"{side}_distinct"), (f"{label} cut", f"{side}_trunc")]
+            # The run's label heads its c/n only: the three columns after it are that run's
+            # (short headers leave the problem's text room at 80 columns).
+            columns += [(f"{label} c/n", f"{side}_cn"), ("H", f"{side}_entropy"),
+                        ("ans", f"{side}_distinct"), ("cut", f"{side}_trunc")]
     return columns + [("problem", "prompt")]
 
 
