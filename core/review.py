@@ -23,6 +23,7 @@ Definitions (also in the README, "Reasoning review"):
 
 from __future__ import annotations
 
+import math
 import random
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -216,3 +217,100 @@ def cot_pass_at_k(rows: Sequence[tuple[int, int, int, int]], ks: Sequence[int],
         return np.full(len(ks), np.nan)
     pairs = [cot_counts(*r, unreviewed=unreviewed) for r in rows]
     return pass_at_k_curve([p[0] for p in pairs], [p[1] for p in pairs], ks)
+
+
+def pass_at_k_real(n: int, c: float, k: int) -> float:
+    """The unbiased pass@k ``1 - C(n - c, k) / C(n, k)`` extended to a real ``c``.
+
+    ``C(n - c, k) / C(n, k)`` is the product of ``(n - c - i) / (n - i)`` over ``i < k``; with
+    a real ``c`` each factor is clamped at 0 (the product is 0 once ``n - c - k + 1 <= 0``,
+    as for an integer ``c > n - k``). Equal to the usual estimator at integer ``c``, increasing
+    and continuous in ``c``. NaN when ``k > n``.
+    """
+    if k > n:
+        return float("nan")
+    if c <= 0:
+        return 0.0
+    if n - c - k + 1 <= 0:
+        return 1.0
+    return 1.0 - math.exp(math.lgamma(n - c + 1) - math.lgamma(n - c - k + 1)
+                          + math.lgamma(n - k + 1) - math.lgamma(n + 1))
+
+
+@dataclass
+class ValidatedEstimate:
+    """Validated pass@k of one run on its reviewed problems (at least one judged sample).
+
+    With ``n, c`` a problem's counts, ``r`` its correct samples judged and ``v`` those valid:
+    ``lower`` counts the unjudged correct samples invalid (``c' = v``), ``upper`` valid
+    (``c' = v + c - r``), and ``estimate`` applies the judged valid fraction to every correct
+    sample (``c' = c v / r``, a real number: :func:`pass_at_k_real`); ``n' = n`` in all three.
+    ``low``/``high`` bound the estimate by a two-level bootstrap: problems resampled with
+    replacement, and each drawn problem's ``v`` redrawn as ``Binomial(r, v / r)``.
+
+    Attributes:
+        problems: reviewed problems.
+        with_valid: of those, problems with at least one valid sample (the paper's count).
+        correct, judged, valid: sums of ``c``, ``r`` and ``v`` over them.
+    """
+
+    problems: int
+    with_valid: int
+    correct: int
+    judged: int
+    valid: int
+    plain: FloatArray
+    lower: FloatArray
+    estimate: FloatArray
+    upper: FloatArray
+    low: FloatArray
+    high: FloatArray
+    level: float
+    resamples: int
+
+
+def validated_estimate(rows: Sequence[tuple[int, int, int, int]], ks: Sequence[int],
+                       resamples: int = 1000, level: float = 0.95,
+                       seed: int = 0) -> ValidatedEstimate | None:
+    """The three validated curves of a run and the estimate's bootstrap interval.
+
+    Args:
+        rows: ``(n, c, judged, valid)`` per problem; problems with nothing judged are left out.
+        ks: the k values.
+        resamples: bootstrap replicates (0: no interval, ``low``/``high`` NaN).
+        level: the interval's coverage.
+        seed: seed of the replicates.
+
+    Returns:
+        None when no problem has a judged sample.
+    """
+    from .metrics import resample_counts
+
+    rows = [r for r in rows if r[2] > 0]
+    for r in rows:
+        cot_counts(*r)  # validates 0 <= valid <= judged <= c <= n
+    if not rows:
+        return None
+    n = [r[0] for r in rows]
+    c = [r[1] for r in rows]
+    # table[p][v] = pass@k of problem p had v of its r judged samples been valid.
+    table = [np.array([[pass_at_k_real(r[0], r[1] * v / r[2], k) for k in ks]
+                       for v in range(r[2] + 1)]) for r in rows]
+    estimate = np.mean([table[p][r[3]] for p, r in enumerate(rows)], axis=0)
+    low = high = np.full(len(ks), np.nan)
+    if resamples > 0:
+        weights = resample_counts(len(rows), resamples, seed)  # [B, P]
+        rng = np.random.default_rng([seed, 1])
+        draws = np.stack([rng.binomial(r[2], r[3] / r[2], size=resamples) for r in rows],
+                         axis=1)  # [B, P]
+        per = np.stack([table[p][draws[:, p]] for p in range(len(rows))], axis=1)  # [B, P, K]
+        reps = np.einsum("bp,bpk->bk", weights, per) / len(rows)
+        tail = (1.0 - level) / 2.0
+        low, high = np.quantile(reps, [tail, 1.0 - tail], axis=0)
+    return ValidatedEstimate(
+        problems=len(rows), with_valid=sum(r[3] > 0 for r in rows), correct=sum(c),
+        judged=sum(r[2] for r in rows), valid=sum(r[3] for r in rows),
+        plain=pass_at_k_curve(n, c, ks), lower=cot_pass_at_k(rows, ks, "invalid"),
+        estimate=estimate,
+        upper=pass_at_k_curve(n, [r[3] + r[1] - r[2] for r in rows], ks),
+        low=low, high=high, level=level, resamples=resamples)

@@ -211,3 +211,33 @@ def queue_labels(db: sqlite_utils.Database, queue_id: int,
             [queue_id, *labels]):
         out.setdefault(str(reviewer), {})[int(sid)] = (str(label), str(note))
     return out
+
+
+def run_review_labels(db: sqlite_utils.Database, run_id: int, run_ref: str,
+                      labels: Sequence[str]) -> tuple[set[int], dict[int, dict[str, str]],
+                                                      dict[int, int]]:
+    """What every queue holding a run says about it.
+
+    Returns:
+        ``(problems, sample id -> reviewer -> label, sample id -> problem id)``: the problems
+        of the queues whose runs include ``run_ref``, and the run's queued samples with their
+        ``labels`` (samples without one present with no reviewers).
+    """
+    queues = [q for q in list_queues(db) if run_ref in q.params.get("runs", [])]
+    problems = {int(p) for q in queues for p in q.selection.get("problems", [])}
+    by_sample: dict[int, dict[str, str]] = {}
+    problem_of: dict[int, int] = {}
+    if not queues:
+        return problems, by_sample, problem_of
+    cur = db.execute(
+        "SELECT s.id, s.problem_id, a.reviewer, a.label FROM review_items i "
+        "JOIN samples s ON s.id = i.sample_id LEFT JOIN annotations a ON a.sample_id = s.id "
+        f"AND a.label IN ({_marks(labels)}) WHERE s.run_id = ? AND i.queue_id IN "
+        f"({', '.join('?' * len(queues))})",
+        [*labels, run_id, *(q.id for q in queues)])
+    for sid, pid, reviewer, label in cur:
+        per = by_sample.setdefault(int(sid), {})
+        problem_of[int(sid)] = int(pid)
+        if reviewer is not None:
+            per[str(reviewer)] = str(label)
+    return problems, by_sample, problem_of

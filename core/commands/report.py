@@ -280,12 +280,19 @@ def print_markdown(cmp: Comparison, ks: list[int]) -> None:
               help="With --trajectory: the run order (the first is the base); repeat or list.")
 @click.option("--out", "out_path", type=click.Path(dir_okay=False, path_type=Path),
               help="With --format html: write the page to this file (default: stdout).")
+@click.option("--validated", is_flag=True,
+              help="Also CoT-pass@k from the review labels (`reachscope review`): lower bound, "
+                   "estimate with a bootstrap interval, upper bound, and problems with a valid "
+                   "CoT; with --format table, json or markdown.")
+@click.option("--reviewer", default=None, help="--validated: this reviewer's labels (a judge: "
+              "judge:MODEL); default: every person's, valid only if all say so.")
 @user_errors
 def report_command(db: Path | None, run_refs: tuple[str, ...], more_runs: tuple[str, ...],
                    dataset: str | None, k_spec: str | None, fmt: str, grader: str | None,
                    coverage_k: int | None, resamples: int, seed: int,
                    by_field: str | None, evidence: bool, as_trajectory: bool,
-                   order: tuple[str, ...], out_path: Path | None = None) -> None:
+                   order: tuple[str, ...], out_path: Path | None = None,
+                   validated: bool = False, reviewer: str | None = None) -> None:
     """pass@k table per run, coverage table, crossover k and bootstrap interval for a pair.
 
     DB defaults to the shipped demo database.
@@ -296,6 +303,8 @@ def report_command(db: Path | None, run_refs: tuple[str, ...], more_runs: tuple[
         raise click.UsageError("--by works with --format table or json")
     if out_path is not None and fmt != "html" or fmt == "html" and as_trajectory:
         raise click.UsageError("--out works with --format html (and html without --trajectory)")
+    if validated and (fmt not in ("table", "json", "markdown") or as_trajectory):
+        raise click.UsageError("--validated works with --format table, json or markdown")
     conn = open_existing(db_or_demo(db))
     refs = tuple(r for spec in (*run_refs, *more_runs) for r in spec.split(",") if r)
     runs, note = choose_runs(conn, refs, dataset)
@@ -315,6 +324,12 @@ def report_command(db: Path | None, run_refs: tuple[str, ...], more_runs: tuple[
         if evidence:
             out["evidence"] = evidence_json(evidence_of(conn, cmp, display_ks(cmp, ks),
                                                         resamples, seed))
+        if validated:
+            from .report_validated import validated_json, validated_of
+
+            vks = display_ks(cmp, ks)
+            out["validated"] = validated_json(
+                validated_of(conn, cmp, vks, reviewer, resamples, seed), vks, reviewer)
         # Indented for a person at a terminal; compact into a pipe or file, where the C encoder
         # writes the million-sample report's curves in a third of the time.
         click.echo(json.dumps(out, indent=2 if sys.stdout.isatty() else None))
@@ -330,6 +345,12 @@ def report_command(db: Path | None, run_refs: tuple[str, ...], more_runs: tuple[
             table_ks = display_ks(cmp, ks)
             click.echo("\n".join(evidence_markdown(evidence_of(conn, cmp, table_ks, resamples,
                                                                 seed), table_ks)))
+        if validated:
+            from .report_validated import validated_markdown, validated_of
+
+            vks = display_ks(cmp, ks)
+            click.echo("\n" + validated_markdown(
+                validated_of(conn, cmp, vks, reviewer, resamples, seed), vks, reviewer))
     elif fmt == "html":
         from ..html_report import write_page
 
@@ -347,3 +368,9 @@ def report_command(db: Path | None, run_refs: tuple[str, ...], more_runs: tuple[
             n_max = max(rc.n_max for rc in cmp.runs)
             table_ks = cmp.ks if ks else sorted({1, n_max} & set(cmp.ks)) or cmp.ks[:1]
             print_breakdown(breakdown_for(conn, cmp, by_field, table_ks), cmp.keys, console)
+        if validated:
+            from .report_validated import print_validated, validated_of
+
+            vks = display_ks(cmp, ks)
+            print_validated(validated_of(conn, cmp, vks, reviewer, resamples, seed), vks,
+                            reviewer, console)
