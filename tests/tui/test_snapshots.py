@@ -49,8 +49,8 @@ def test_compare(snap_compare, db_path: Path, size: tuple[int, int]) -> None:
 
 def test_problems_only_base(snap_compare, db_path: Path) -> None:
     """Problems reached from the coverage cell "only base" at the full budget (Enter on the
-    cursor's starting cell): one row, problem #0 with base 1/8 and rl 0/8, Δ in red; ``? Help``
-    first in the footer."""
+    cursor's starting cell): one row, problem #0 with base 1/8 and rl 0/8, Δ in red; the compact
+    footer, ``? Help`` first, shows every key at 80 columns (``e Answers`` through ``L Live``)."""
     async def go(pilot: Pilot) -> None:
         await settle(pilot)
         pilot.app.screen.query_one("#coverage").focus()
@@ -65,6 +65,15 @@ def test_problems_sorted_by_delta(snap_compare, db_path: Path) -> None:
     text; the compact footer with ``? Help`` first and ``e Answers``."""
     assert snap_compare(app_for(db_path), terminal_size=(120, 40),
                         run_before=lambda pilot: keys(pilot, "p", "s", "s", "s", "r"))
+
+
+def test_problems_answers_view(snap_compare, db_path: Path) -> None:
+    """Problems at 80x24 in the answers view (key e): per run c/n, then H (answer entropy,
+    nats), ans (distinct answers) and cut (share truncated); #0 reads base 1/8 0.96 3 12% and
+    rl 0/8 0.68 2 12%, #5 (8/8 both) 0.00 1 0%; the problem text still shows on the right, the
+    legend is in the status line, and the footer has ``e Answers``."""
+    assert snap_compare(app_for(db_path), terminal_size=(80, 24),
+                        run_before=lambda pilot: keys(pilot, "p", "e"))
 
 
 @pytest.mark.parametrize("size", SIZES)
