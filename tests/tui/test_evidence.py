@@ -95,6 +95,11 @@ async def test_evidence_shows_the_reports_figures(tmp_path: Path, size: tuple[in
             for r in ev.runs:
                 expected += [f"{cmp.curves[r.key][i]:.3f}", f"{r.maj_at_k[i]:.3f}"]
             assert row[1:] == expected
+        plotted = screen.plotted
+        assert list(plotted) == ["pass A", "maj A", "pass B", "maj B"]
+        for letter, r in zip("AB", ev.runs):
+            assert plotted[f"pass {letter}"].tolist() == cmp.curves[r.key].tolist()
+            assert plotted[f"maj {letter}"].tolist() == r.maj_at_k.tolist()
         # Every footer key fits; the evidence keys are in the footer and in `?`.
         keys = {k.key: k for k in screen.query(FooterKey)}
         assert {"l", "question_mark", "escape"} <= keys.keys()
@@ -286,6 +291,10 @@ async def test_validated_curve_beside_the_plain_one(steps_db: Path) -> None:
         upper = cot_pass_at_k([(n, c, c, v + c - j) for n, c, j, v in hand], cmp.ks)[0]
         assert lower <= estimate[0] <= upper
         assert not math.isnan(estimate[0])
+        await press_keys(pilot, "c")  # the plot shows the validated pair
+        assert list(screen.plotted) == ["rev B", "CoT B"]
+        np.testing.assert_array_equal(screen.plotted["CoT B"], estimate)  # NaN where n' < k
+        np.testing.assert_array_equal(screen.plotted["rev B"], plain)
         notes = text_of(screen, "#evidence-validated")
         assert f"CoT rl-step400: {len(hand)} reviewed problems, 2 of " in notes
         assert (f"CoT-pass@1 {estimate[0]:.3f} in [{lower:.3f}, {upper:.3f}]") in notes

@@ -132,7 +132,7 @@ def test_evidence(snap_compare, db_path: Path) -> None:
     base on 12 problems, support at K=8: P 9  E 1  S 1  O 1``, the detection floor and the dSE
     line, the SRR/NDR/SDS/NSCR table with intervals, and the top of the 12 x 12 transition
     matrix (``·`` for empty cells) with the cursor on its first off-diagonal cell. The footer
-    shows ``l Likelihood``, ``t Trajectory`` dimmed (two runs), ``esc Back``."""
+    shows ``l Likelihood``, ``c Curves``, ``t Trajectory`` dimmed (two runs), ``esc Back``."""
     assert snap_compare(app_for(db_path), terminal_size=(80, 24),
                         run_before=lambda pilot: keys(pilot, "e"))
 

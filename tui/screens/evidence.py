@@ -17,6 +17,7 @@ from textual.widgets import DataTable, Header, Static
 
 from ..widgets.cells import fill_table
 from ..widgets.footer import AppFooter
+from ..widgets.passk_plot import PassKPlot, legend
 from ..widgets.transition_table import SHORT, TransitionTable
 from .base import AppScreen
 from .compare import read_only_table
@@ -25,6 +26,7 @@ if TYPE_CHECKING:
     from reachscope.core.analysis import Comparison
     from reachscope.core.evidence import StatisticInterval
     from reachscope.core.evidence_report import Evidence, PairEvidence
+    from reachscope.core.metrics import FloatArray
     from reachscope.core.validated import ValidatedCurves
 
 #: Bootstrap replicates of the support and dSE intervals (the report's default).
@@ -115,6 +117,8 @@ class EvidenceScreen(AppScreen):
     .evidence-pane #evidence-pair, .evidence-pane #transitions-title,
     .evidence-pane #cell-title { margin-bottom: 0; }
     #evidence-validated { color: $text-muted; }
+    .evidence-pane #evidence-plot { height: 12; margin-bottom: 0; }
+    EvidenceScreen.-wide #evidence-plot { height: 16; }
     #transitions-box, #cell-box { height: auto; layout: vertical; }
     EvidenceScreen.-wide #transitions-box { layout: horizontal; }
     EvidenceScreen.-wide #cell-box { width: 1fr; margin-left: 2; }
@@ -125,6 +129,8 @@ class EvidenceScreen(AppScreen):
     BINDINGS = [
         Binding("l", "likelihood", "Likelihood",
                 tooltip="Likelihood: log PPL histograms"),
+        Binding("c", "curves", "Curves",
+                tooltip="Plot pass@k and maj@k / validated CoT-pass@k (review labels)"),
         Binding("t", "trajectory", "Trajectory",
                 tooltip="Checkpoint trajectory (3+ runs on a dataset)"),
         Binding("escape", "app.back", "Back"),
@@ -137,6 +143,10 @@ class EvidenceScreen(AppScreen):
         self.validated: list[ValidatedCurves] = []
         #: The problems of the highlighted transition cell, by problem id.
         self.cell_ids: list[int] = []
+        #: The curves drawn: name -> values on the comparison's k grid.
+        self.plotted: dict[str, FloatArray] = {}
+        #: Plot the validated curves (``c``) rather than pass@k and maj@k.
+        self.show_validated = False
 
     def compose(self) -> ComposeResult:
         yield Header()
@@ -152,12 +162,15 @@ class EvidenceScreen(AppScreen):
                     yield DataTable(id="cell-problems", cursor_type="row")
             yield read_only_table(DataTable(id="evidence-curves", cursor_type="row",
                                             show_cursor=False))
+            yield PassKPlot(id="evidence-plot")
+            yield Static("", id="evidence-legend")
             yield Static("", id="evidence-validated")
         yield AppFooter(compact=True, show_command_palette=False)
 
     def on_mount(self) -> None:
         self.sub_title = "evidence: " + " vs ".join(self.comparison.keys)
-        for widget in ("#transitions", "#cell-problems", "#evidence-support", "#evidence-curves"):
+        for widget in ("#transitions", "#cell-problems", "#evidence-support", "#evidence-curves",
+                       "#evidence-plot"):
             self.query_one(widget).display = False
         self.load_evidence()
 
@@ -188,6 +201,7 @@ class EvidenceScreen(AppScreen):
         curves = self.query_one("#evidence-curves", DataTable)
         curves.display = True
         fill_table(curves, header, rows)
+        self._draw_curves()
         names = ", ".join(f"{v} = {k}" for k, v in run_letters(comp).items())
         notes = [f"{names}; maj@k: plurality vote of k samples, no-answer samples do not "
                  "vote, ties split"]
@@ -219,6 +233,41 @@ class EvidenceScreen(AppScreen):
         table.focus()
         self._show_cell(table.cursor_row, table.cursor_column - 1,
                         table.cell_problems(table.cursor_row, table.cursor_column))
+
+    def _draw_curves(self) -> None:
+        """pass@k and maj@k of each run, or (``c``) plain and CoT-pass@k on the reviewed
+        problems of each run with review labels."""
+        ev, comp = self.evidence, self.comparison
+        if ev is None:
+            return
+        letter = run_letters(comp)
+        curves: dict[str, FloatArray] = {}
+        if self.show_validated and self.validated:
+            for v in self.validated:
+                curves[f"rev {letter[v.key]}"] = v.plain
+                curves[f"CoT {letter[v.key]}"] = v.estimate
+            title = "pass@k (rev) and CoT-pass@k on the reviewed problems (c: maj@k)"
+        else:
+            for r in ev.runs:
+                curves[f"pass {letter[r.key]}"] = comp.curves[r.key]
+                curves[f"maj {letter[r.key]}"] = r.maj_at_k
+            title = "pass@k and maj@k" + ("  (c: validated)" if self.validated else "")
+        self.plotted = curves
+        plot = self.query_one(PassKPlot)
+        plot.display = True
+        plot.show_curves(ev.ks, curves)
+        # The legend as a line below, which wraps, instead of in the title, cut at 80 columns.
+        plot.plt.title(title)
+        plot.refresh()
+        self.query_one("#evidence-legend", Static).update(legend(list(curves)))
+
+    def action_curves(self) -> None:
+        if not self.validated:
+            self.notify("No review labels for these runs: `reachscope review` builds a queue, "
+                        "R labels it")
+            return
+        self.show_validated = not self.show_validated
+        self._draw_curves()
 
     def _show_cell(self, row: int, column: int, ids: list[int]) -> None:
         """List the problems of a transition cell: idx, and c/n in both runs."""
