@@ -114,9 +114,21 @@ class RayBackend(Backend):
         self._ray = ray
         self._cluster = _cluster_info(ray, self.address)
         self._check_versions(self._cluster["versions"])
+        self._check_fits()
+
+    def _check_fits(self) -> None:
+        """Refuse replicas the cluster cannot hold (Ray would wait for them for ever)."""
+        tp = self.engine_args["tensor_parallel_size"]
         gpus = sum(self._cluster["gpus_per_node"])
-        if not gpus and self.engine_args["tensor_parallel_size"] > 1:
+        cpus = sum(self._cluster["cpus_per_node"])
+        if not gpus and tp > 1:
             raise BackendError("ray backend: --tp > 1 needs GPUs on the cluster; it has none")
+        if gpus and gpus < self.replicas * tp:
+            raise BackendError(f"ray backend: --replicas {self.replicas} x --tp {tp} needs "
+                               f"{self.replicas * tp} GPUs; the cluster has {gpus}")
+        if cpus < self.replicas + 1:  # one CPU per replica, one for Ray Data's own tasks
+            raise BackendError(f"ray backend: --replicas {self.replicas} needs "
+                               f"{self.replicas + 1} CPUs on the cluster; it has {cpus}")
 
     def _connect(self, ray: Any) -> None:
         # Replica logs stay in Ray's session files: failures come back per row, not on stderr.
@@ -211,8 +223,10 @@ class RayBackend(Backend):
             extra["placement_group_config"] = {"bundles": [{"CPU": 1}]}
         config = vLLMEngineProcessorConfig(
             model_source=self.model, engine_kwargs=engine, batch_size=self.batch_size,
-            concurrency=self.replicas, chat_template_stage=False, tokenize_stage=False,
-            detokenize_stage=False, should_continue_on_error=True, **extra,
+            # A fixed pool: an int lets Ray Data start one replica and scale up only if idle
+            # resources remain, which a busy cluster may never have.
+            concurrency=(self.replicas, self.replicas), chat_template_stage=False,
+            tokenize_stage=False, detokenize_stage=False, should_continue_on_error=True, **extra,
         )
         return build_processor(config)
 
