@@ -62,6 +62,13 @@ def rows(table: DataTable) -> list[list[str]]:
     return [[str(c) for c in table.get_row_at(i)] for i in range(table.row_count)]
 
 
+def assert_no_sideways(screen) -> None:  # noqa: ANN001
+    """Readable at 80 columns: no shown table scrolls sideways."""
+    for table in screen.query(DataTable):
+        if table.display:
+            assert table.virtual_size.width <= table.scrollable_content_region.width, table
+
+
 def text_of(screen, selector: str) -> str:  # noqa: ANN001
     return str(screen.query_one(selector, Static).content)
 
@@ -100,6 +107,7 @@ async def test_evidence_shows_the_reports_figures(tmp_path: Path, size: tuple[in
         for letter, r in zip("AB", ev.runs):
             assert plotted[f"pass {letter}"].tolist() == cmp.curves[r.key].tolist()
             assert plotted[f"maj {letter}"].tolist() == r.maj_at_k.tolist()
+        assert_no_sideways(screen)
         # Every footer key fits; the evidence keys are in the footer and in `?`.
         keys = {k.key: k for k in screen.query(FooterKey)}
         assert {"l", "question_mark", "escape"} <= keys.keys()
@@ -187,6 +195,7 @@ async def test_trajectory_with_three_runs_in_checkpoint_order(
                 assert row[5:8] == [str(len(want.coverage.both)), str(len(want.coverage.only_a)),
                                     str(len(want.coverage.only_b))]
             assert row[8] == f"{want.mean_entropy:.3f}"
+        assert_no_sideways(screen)
         plot = screen.query_one(TrajectoryPlot)
         assert plot.names == ["base", "rl-step100", "rl-step400"]
         assert plot.lines == {"pass@1": [r.pass_at_1 for r in expected.rows],
@@ -234,6 +243,7 @@ async def test_ppl_histogram_counts_every_score(tmp_path: Path, size: tuple[int,
         for name, v in values.items():
             assert hist.counts[name].tolist() == np.histogram(v, bins=hist.edges)[0].tolist()
             assert int(hist.counts[name].sum()) == v.size
+        assert_no_sideways(screen)
         table = rows(screen.query_one("#ppl-table", DataTable))
         for row in table:
             v = values[f"PPL_{row[0]}(Y_{row[1]})"]
@@ -244,14 +254,36 @@ async def test_ppl_histogram_counts_every_score(tmp_path: Path, size: tuple[int,
             "PPL_base(Y_base)", "PPL_base(Y_rl)"}
 
 
-async def test_likelihood_says_when_there_are_no_scores(db_path: Path) -> None:
+async def test_likelihood_says_when_there_are_no_scores_then_shows_them(db_path: Path) -> None:
     app = create_app(db_path, poll_interval=0)
     async with app.run_test(size=(80, 24)) as pilot:
         await press_keys(pilot, "e", "l")
-        assert isinstance(app.screen, LikelihoodScreen)
+        screen = app.screen
+        assert isinstance(screen, LikelihoodScreen)
         text = screen_text(app)
         assert "No scores: no sample of base, rl is scored yet." in text
         assert "`reachscope score DB --scorer" in text, text
+        assert not screen.query_one(PPLPlot).display
+        # Scores arrive (one sample failed to score): ctrl+r shows them.
+        db = open_db(db_path)
+        base = next(r for r in list_runs(db) if r.label == "base")
+        sids = [sid for sid, in db.execute(
+            "SELECT id FROM samples WHERE run_id = ? ORDER BY id", [base.id])]
+        with db.atomic():
+            scorer = store_scores.ensure_scorer(db, "base", "m/base", "hf", {})
+            store_scores.write_scores(db, scorer, [
+                store_scores.ScoreIn(sid, 10, -(1 + i % 7) / 10 * 10, -(1 + i % 7) / 10)
+                for i, sid in enumerate(sids[1:])] + [
+                store_scores.ScoreIn(sids[0], None, None, None, error="too long")])
+        db.close()
+        await press_keys(pilot, "ctrl+r")
+        hist = screen.query_one(PPLPlot).shown
+        assert hist is not None and list(hist.counts) == ["PPL_base(Y_base)"]
+        expected = np.array([(1 + i % 7) / 10 for i in range(len(sids) - 1)])
+        assert hist.counts["PPL_base(Y_base)"].tolist() == np.histogram(
+            expected, bins=hist.edges)[0].tolist()
+        assert int(hist.counts["PPL_base(Y_base)"].sum()) == len(sids) - 1
+        assert "No scores" not in screen_text(app)
 
 
 async def test_validated_curve_beside_the_plain_one(steps_db: Path) -> None:
@@ -259,42 +291,46 @@ async def test_validated_curve_beside_the_plain_one(steps_db: Path) -> None:
                                       "--max-accuracy", "0.5", "--per-problem", "2"],
                                 catch_exceptions=False)
     assert result.exit_code == 0, result.output
-    db = open_db(steps_db)
-    (queue,) = store_review.list_queues(db)
-    items = store_review.queue_items(db, queue.id)
-    rl_id = next(r.id for r in list_runs(db) if r.label == "rl-step400")
-    rl_items = [it for it in items if it.run_id == rl_id]
-    assert len(rl_items) >= 2
-    # The first rl item judged valid, the second flawed, the rest unreviewed.
-    set_label(db, rl_items[0].sample_id, "valid", reviewer="ann")
-    set_label(db, rl_items[1].sample_id, "flawed", reviewer="ann")
-    _, cmp, _ = direct(steps_db, ("base", "rl-step400"))
-    b = cmp.runs[1]
-    nc = dict(zip(b.problem_ids, zip(b.n.tolist(), b.c.tolist())))
-    judged = {p: sum(it.problem_id == p for it in rl_items[:2]) for p in nc}
-    valid = {p: int(rl_items[0].problem_id == p) for p in nc}
-    hand = [(n, c, judged[p], valid[p]) for p in queue.selection["problems"] if p in nc
-            for n, c in [nc[p]]]
-    estimate = cot_pass_at_k(hand, cmp.ks, "exclude")
-    db.close()
     app = create_app(steps_db, poll_interval=0)
     async with app.run_test(size=(120, 40)) as pilot:
-        await press_keys(pilot, "e")
+        await press_keys(pilot, "e")  # a queue, no labels yet: no validated column
         screen = app.screen
         table = screen.query_one("#evidence-curves", DataTable)
+        assert not any(str(c.label).startswith(("CoT", "rev")) for c in table.columns.values())
+        await press_keys(pilot, "c")  # nothing to switch to (a notification says why)
+        assert list(screen.plotted) == ["pass A", "maj A", "pass B", "maj B"]
+        # A reviewer labels: the first rl item valid, the second flawed, the rest unreviewed.
+        db = open_db(steps_db)
+        (queue,) = store_review.list_queues(db)
+        items = store_review.queue_items(db, queue.id)
+        rl_id = next(r.id for r in list_runs(db) if r.label == "rl-step400")
+        rl_items = [it for it in items if it.run_id == rl_id]
+        assert len(rl_items) >= 2
+        set_label(db, rl_items[0].sample_id, "valid", reviewer="ann")
+        set_label(db, rl_items[1].sample_id, "flawed", reviewer="ann")
+        db.close()
+        _, cmp, _ = direct(steps_db, ("base", "rl-step400"))
+        b = cmp.runs[1]
+        nc = dict(zip(b.problem_ids, zip(b.n.tolist(), b.c.tolist())))
+        judged = {p: sum(it.problem_id == p for it in rl_items[:2]) for p in nc}
+        valid = {p: int(rl_items[0].problem_id == p) for p in nc}
+        hand = [(n, c, judged[p], valid[p]) for p in queue.selection["problems"] if p in nc
+                for n, c in [nc[p]]]
+        estimate = cot_pass_at_k(hand, cmp.ks, "exclude")
+        plain = metrics.pass_at_k_curve([h[0] for h in hand], [h[1] for h in hand], cmp.ks)
+        lower = cot_pass_at_k(hand, cmp.ks, "invalid")[0]
+        upper = cot_pass_at_k([(n, c, c, v + c - j) for n, c, j, v in hand], cmp.ks)[0]
+        assert lower <= estimate[0] <= upper and not math.isnan(estimate[0])
+
+        await press_keys(pilot, "ctrl+r")  # re-read: the labels are there
         header = [str(c.label) for c in table.columns.values()]
         assert header[-2:] == ["rev B", "CoT B"] and "CoT A" not in header
         assert [r[-1] for r in rows(table)] == [format_number(float(x)) for x in estimate]
-        plain = metrics.pass_at_k_curve([h[0] for h in hand], [h[1] for h in hand], cmp.ks)
         assert [r[-2] for r in rows(table)] == [format_number(float(x)) for x in plain]
-        lower = cot_pass_at_k(hand, cmp.ks, "invalid")[0]
-        upper = cot_pass_at_k([(n, c, c, v + c - j) for n, c, j, v in hand], cmp.ks)[0]
-        assert lower <= estimate[0] <= upper
-        assert not math.isnan(estimate[0])
         await press_keys(pilot, "c")  # the plot shows the validated pair
         assert list(screen.plotted) == ["rev B", "CoT B"]
         np.testing.assert_array_equal(screen.plotted["CoT B"], estimate)  # NaN where n' < k
         np.testing.assert_array_equal(screen.plotted["rev B"], plain)
         notes = text_of(screen, "#evidence-validated")
         assert f"CoT rl-step400: {len(hand)} reviewed problems, 2 of " in notes
-        assert (f"CoT-pass@1 {estimate[0]:.3f} in [{lower:.3f}, {upper:.3f}]") in notes
+        assert f"CoT-pass@1 {estimate[0]:.3f} in [{lower:.3f}, {upper:.3f}]" in notes

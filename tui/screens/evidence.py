@@ -15,6 +15,7 @@ from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.message import Message
 from textual.widgets import DataTable, Header, Static
 
+from ..messages import RunsChanged
 from ..widgets.cells import fill_table
 from ..widgets.footer import AppFooter
 from ..widgets.passk_plot import PassKPlot, legend
@@ -180,21 +181,37 @@ class EvidenceScreen(AppScreen):
         return True
 
     @work(thread=True, exclusive=True, group="evidence", exit_on_error=False)
-    def load_evidence(self) -> None:
+    def load_evidence(self, fresh: bool = False) -> None:
+        """The evidence of the comparison Compare computed, or with ``fresh`` of the same runs
+        read again (their numbers moved)."""
+        from reachscope.core import analysis, metrics
         from reachscope.core.evidence_report import evidence
         from reachscope.core.validated import validated_curves
+        from reachscope.store.counts import max_samples
 
         comp = self.comparison
+        grader = self.app.grader_choice
 
         def compute(db):  # noqa: ANN001, ANN202
-            ev = evidence(db, comp.runs, comp.keys, comp.ks, resamples=RESAMPLES)
-            return ev, validated_curves(db, comp.runs, comp.keys, comp.ks)
+            cmp = comp
+            if fresh:
+                runs = [rc.run for rc in comp.runs]
+                ks = metrics.log2_ks(max_samples(db, [r.id for r in runs]))
+                cmp = analysis.compare(db, runs, ks=ks, grader=grader, bootstrap=0)
+            ev = evidence(db, cmp.runs, cmp.keys, cmp.ks, resamples=RESAMPLES)
+            return cmp, ev, validated_curves(db, cmp.runs, cmp.keys, cmp.ks)
 
-        ev, validated = self.app.source.query(compute)
-        self.post_message(EvidenceLoaded(comp, ev, validated))
+        cmp, ev, validated = self.app.source.query(compute)
+        self.post_message(EvidenceLoaded(cmp, ev, validated))
+
+    @on(RunsChanged)
+    def _runs_changed(self, message: RunsChanged) -> None:
+        if {rc.run.id for rc in self.comparison.runs} & message.run_ids:
+            self.load_evidence(fresh=True)
 
     @on(EvidenceLoaded)
     def _loaded(self, message: EvidenceLoaded) -> None:
+        self.comparison = message.comparison
         self.evidence, self.validated = message.evidence, message.validated
         ev, comp = message.evidence, message.comparison
         header, rows = curve_rows(comp, ev, message.validated)

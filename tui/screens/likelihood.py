@@ -16,6 +16,7 @@ from textual.containers import VerticalScroll
 from textual.message import Message
 from textual.widgets import DataTable, Header, Static
 
+from ..messages import RunsChanged
 from ..widgets.cells import fill_table
 from ..widgets.footer import AppFooter
 from ..widgets.ppl_plot import PPLPlot, histograms, legend_of
@@ -94,6 +95,11 @@ class LikelihoodScreen(AppScreen):
         scored, report = self.app.source.query(read)
         self.post_message(ScoresLoaded(scored, report))
 
+    @on(RunsChanged)
+    def _runs_changed(self, message: RunsChanged) -> None:
+        if {r.id for r in self.runs} & message.run_ids:
+            self.load_scores()
+
     @on(ScoresLoaded)
     def _loaded(self, message: ScoresLoaded) -> None:
         self.scored = message.scored
@@ -109,6 +115,7 @@ class LikelihoodScreen(AppScreen):
                 "`reachscope score DB --scorer base=PATH --scorer rl=PATH` scores them under "
                 "each model (then reload with ctrl+r).")
             return
+        plot.display = table.display = True
         rows = []
         for c in message.report["matrix"]:
             p, q = c["pooled"], c["per_problem"]

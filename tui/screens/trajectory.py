@@ -15,6 +15,7 @@ from textual.containers import VerticalScroll
 from textual.message import Message
 from textual.widgets import DataTable, Header, Static
 
+from ..messages import RunsChanged
 from ..widgets.cells import fill_table
 from ..widgets.footer import AppFooter
 from ..widgets.trajectory_plot import TrajectoryPlot
@@ -76,6 +77,11 @@ class TrajectoryScreen(AppScreen):
         tr = self.app.source.query(lambda db: trajectory(db, self.runs, None, self.grader))
         header, rows = trajectory_rows(tr)
         self.post_message(TrajectoryLoaded(tr, header, rows))
+
+    @on(RunsChanged)
+    def _runs_changed(self, message: RunsChanged) -> None:
+        if {r.id for r in self.runs} & message.run_ids:
+            self.load_trajectory()
 
     @on(TrajectoryLoaded)
     def _loaded(self, message: TrajectoryLoaded) -> None:
