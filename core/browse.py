@@ -31,7 +31,7 @@ CATEGORIES: dict[str, str] = {
 #: Answer-evidence filters of the Problems screen (A is the first run, B the second).
 EVIDENCE_FILTERS: dict[str, str] = {
     "none": "no answer filter",
-    "confidently_wrong": "B's mode wrong, A solves",
+    "confidently_wrong": "B confidently wrong (its mode wrong, A solves)",
     "truncated_failures": "truncated failures",
 }
 

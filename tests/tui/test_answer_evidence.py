@@ -183,7 +183,7 @@ async def test_problems_answers_view_and_filters(db_path: Path) -> None:
         got = [dist[rl][line.id].entropy for line in screen.shown]
         assert got == sorted(got) and len(got) == 12
         assert "sorted by rl entropy ↑" in screen_text(app)
-        # "rl mode wrong, base solves": core/answers.py's confidently_wrong on the same problems.
+        # "rl confidently wrong": core/answers.py's confidently_wrong on the same problems.
         pids = sorted(dist[rl])
         counts = {line.id: line.counts for line in screen.lines}
         want = core_answers.confidently_wrong(
@@ -192,7 +192,8 @@ async def test_problems_answers_view_and_filters(db_path: Path) -> None:
         await press_keys(pilot, "f", "f", "f", "f", "f")
         assert screen.query_state.evidence == "confidently_wrong"
         assert sorted(line.id for line in screen.shown) == sorted(want)
-        assert f"{len(want)} of 12 problems" in screen_text(app)
+        text = screen_text(app)
+        assert f"{len(want)} of 12 problems" in text and "rl confidently wrong" in text, text
         # Truncated failures: a sample not graded correct that stopped for length, either run.
         await press_keys(pilot, "f")
         assert screen.query_state.evidence == "truncated_failures"
@@ -284,3 +285,25 @@ async def test_unscored_run_of_a_scored_file_has_no_ppl_columns(tmp_path: Path) 
         await pilot.press("o")
         await settle(pilot)
         assert screen.ppl_sort is None
+
+
+async def test_confidently_wrong_matches_the_report_on_the_demo(tmp_path: Path) -> None:
+    """The lab's rl vs base: the filter keeps exactly the report's confidently-wrong problems."""
+    from reachscope.core.evidence_report import evidence
+
+    path = demo_copy(tmp_path)
+    db = open_db(path, read_only=True)
+    runs = [get_run(db, "base"), get_run(db, "rl")]
+    pair = evidence(db, [load_counts(db, r, "math") for r in runs], ["base", "rl"], [1],
+                    resamples=10).pairs[0]
+    db.close()
+    assert pair.confidently_wrong is not None
+    want = sorted(pair.confidently_wrong.ids)
+    assert 0 < len(want) < 300
+    app = create_app(path, poll_interval=0)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await press_keys(pilot, "p", "f", "f", "f", "f", "f")
+        screen = app.screen
+        assert isinstance(screen, ProblemsScreen)
+        assert sorted(line.id for line in screen.shown) == want
+        assert f"{len(want)} of 300 problems" in screen_text(app)

@@ -64,7 +64,7 @@ class ProblemsScreen(AppScreen):
         names = {"all": "all problems", "both": "both solve", "only_a": f"only {a} solves",
                  "only_b": f"only {b} solves", "neither": "neither solves"}
         if app.run_b is not None:
-            names[EVIDENCE_PREFIX + "confidently_wrong"] = f"{b} mode wrong, {a} solves"
+            names[EVIDENCE_PREFIX + "confidently_wrong"] = f"{b} confidently wrong"
         names[EVIDENCE_PREFIX + "truncated_failures"] = "truncated failures"
         self._category_values = list(names)
         yield Header()
