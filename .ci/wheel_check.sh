@@ -43,7 +43,18 @@ async def main() -> None:
         assert "qwen" in text.lower() or "lab" in text.lower(), text[:1000]
 
 asyncio.run(main())
+# The Python API, as a notebook would use it: the installed top-level package, read-only.
+api = subprocess.run([sys.executable, "-c", (
+    "import reachscope, sys; assert 'site-packages' in reachscope.__file__, reachscope.__file__; "
+    "assert 'pandas' not in sys.modules; "
+    f"db = reachscope.open({str(demo)!r}); pk = db.pass_at_k(['base', 'rl'], ks=[1, 4], "
+    "bootstrap=0); assert pk.shape[0] == 4, pk; "
+    "page = next(db.samples('rl', page_size=3)); assert len(page) == 3; db.close(); "
+    "print('api ok')")],
+    capture_output=True, text=True)
+assert api.returncode == 0 and "api ok" in api.stdout, api.stderr[-2000:]
+
 after = hashlib.sha256(demo.read_bytes()).hexdigest(), sorted(os.listdir(demo.parent))
 assert before == after, f"the installed demo changed: {before} -> {after}"
-print(f"wheel check: installed demo opened by report and by the app ({demo})")
+print(f"wheel check: installed demo opened by report, the app and the Python API ({demo})")
 PY

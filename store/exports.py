@@ -9,7 +9,9 @@ same at the end of a million-row run as at its start.
 
 from __future__ import annotations
 
+import importlib.util
 from collections.abc import Callable, Iterator, Sequence
+from pathlib import Path
 from typing import Any
 
 import sqlite_utils
@@ -33,6 +35,14 @@ SAMPLE_COLUMNS: dict[str, str] = {
     "verdict": "g.verdict",
     "answer": "g.answer",
 }
+
+#: The SQLite storage class of each sample column.
+SAMPLE_KINDS: dict[str, str] = {
+    "text": "text", "finish_reason": "text", "created_at": "text", "verdict": "text",
+    "answer": "text", "latency_s": "real"} | {
+    c: "integer" for c in ("sample_id", "run_id", "problem_id", "problem_idx", "sample_idx",
+                           "length", "n_tokens", "seed")}
+_PLACEHOLDER = {"text": "''", "real": "0.5", "integer": "0"}
 
 GRADE_COLUMNS = ("grade_id", "sample_id", "run_id", "problem_id", "problem_idx", "sample_idx",
                  "grader", "grader_version", "verdict", "answer", "detail", "created_at")
@@ -78,6 +88,23 @@ def _keyset(db: sqlite_utils.Database, sql: str, head: list[Any], key: list[Any]
             return
 
 
+def _sample_query(columns: Sequence[str], grader: str | None) -> tuple[str, str, list[Any]]:
+    """The select list, joins and their leading arguments for ``columns`` of samples."""
+    bad = [c for c in columns if c not in SAMPLE_COLUMNS]
+    if bad or not columns:
+        raise StoreError(f"samples: unknown column(s) {', '.join(bad) or '(none)'} "
+                         f"(known: {', '.join(SAMPLE_COLUMNS)})")
+    graded = {"verdict", "answer"} & set(columns)
+    if graded and grader is None:
+        raise StoreError("samples: verdict and answer need a grader")
+    joins = " JOIN problems p ON p.id = s.problem_id" if "problem_idx" in columns else ""
+    head: list[Any] = []
+    if graded:
+        joins += " LEFT JOIN grades g ON g.sample_id = s.id AND g.grader = ?"
+        head.append(grader)
+    return ", ".join(SAMPLE_COLUMNS[c] for c in columns), joins, head
+
+
 def sample_pages(db: sqlite_utils.Database, run_id: int, columns: Sequence[str],
                  grader: str | None = None, problem_id: int | None = None,
                  page: int = 10_000, raw_text: bool = False) -> Iterator[Page]:
@@ -90,21 +117,7 @@ def sample_pages(db: sqlite_utils.Database, run_id: int, columns: Sequence[str],
     Raises:
         StoreError: an unknown column, or a verdict asked for without a grader.
     """
-    bad = [c for c in columns if c not in SAMPLE_COLUMNS]
-    if bad or not columns:
-        raise StoreError(f"samples: unknown column(s) {', '.join(bad) or '(none)'} "
-                         f"(known: {', '.join(SAMPLE_COLUMNS)})")
-    graded = {"verdict", "answer"} & set(columns)
-    if graded and grader is None:
-        raise StoreError("samples: verdict and answer need a grader")
-    select = ", ".join(SAMPLE_COLUMNS[c] for c in columns)
-    joins = ""
-    if "problem_idx" in columns:
-        joins += " JOIN problems p ON p.id = s.problem_id"
-    head: list[Any] = []
-    if graded:
-        joins += " LEFT JOIN grades g ON g.sample_id = s.id AND g.grader = ?"
-        head.append(grader)
+    select, joins, head = _sample_query(columns, grader)
     # The key (problem_id, sample_idx) is read alongside where it is not among the columns.
     extra = [c for c in ("problem_id", "sample_idx") if c not in columns]
     select += "".join(f", s.{c}" for c in extra)
@@ -122,6 +135,45 @@ def sample_pages(db: sqlite_utils.Database, run_id: int, columns: Sequence[str],
     for rows in _keyset(db, sql, [*head, run_id], key, [],
                         lambda last: [last[at_problem], last[at_index]], page, raw_text):
         yield [r[:width] for r in rows] if extra else rows
+
+
+def arrow_reader_available() -> bool:
+    """Whether the ADBC SQLite driver (a reader straight into Arrow) is installed."""
+    return importlib.util.find_spec("adbc_driver_sqlite") is not None
+
+
+def sample_arrow_batches(path: str | Path, run_id: int, columns: Sequence[str],
+                         grader: str | None = None, batch_rows: int = 4096) -> Iterator[Any]:
+    """A run's samples as Arrow record batches, read by the ADBC SQLite driver in one streaming
+    query (the same rows, order and columns as :func:`sample_pages`; no Python object per value,
+    several times faster on 1-2 KB traces).
+
+    The file is opened read-only by the driver's own SQLite. Keep other connections of this
+    process to the file idle meanwhile (no open transaction): POSIX locks are per process, and
+    two SQLite libraries in one process release each other's locks when one closes a file.
+
+    Raises:
+        StoreError: an unknown column, or a verdict asked for without a grader.
+    """
+    import adbc_driver_sqlite.dbapi
+
+    select, joins, head = _sample_query(columns, grader)
+    # The driver infers each column's type from its first batch, where a column that starts
+    # with nulls would become int64 and then fail on text: a first row of typed placeholders
+    # (dropped below) fixes every type. UNION ALL keeps it first, then the ordered rows.
+    typed = ", ".join(f"{_PLACEHOLDER[SAMPLE_KINDS[c]]} AS c{i}" for i, c in enumerate(columns))
+    sql = (f"SELECT {typed} UNION ALL SELECT * FROM (SELECT {select} FROM samples s{joins} "
+           "WHERE s.run_id = ? ORDER BY s.problem_id, s.sample_idx)")
+    uri = f"{Path(path).resolve().as_uri()}?mode=ro"
+    with adbc_driver_sqlite.dbapi.connect(uri) as conn, conn.cursor() as cur:
+        cur.adbc_statement.set_options(**{"adbc.sqlite.query.batch_rows": str(batch_rows)})
+        cur.execute(sql, [*head, run_id])
+        first = True
+        for batch in cur.fetch_record_batch():
+            if first:
+                batch, first = batch.slice(1), False
+            if batch.num_rows:
+                yield batch
 
 
 def grade_pages(db: sqlite_utils.Database, run_id: int, grader: str | None = None,

@@ -63,7 +63,7 @@ def export_command(db: Path, what: str, fmt: str | None, out: Path, run_refs: tu
                 resolve_grader(conn, run, grader)  # a grader a run lacks is an error, not 0 rows
         if what == "samples":
             columns = [c for c in export.DEFAULT_SAMPLE_COLUMNS if not (no_text and c == "text")]
-            table = export.sample_batches(conn, runs, columns, grader)
+            table = export.sample_batches(conn, runs, columns, grader, path=db)
         elif what == "grades":
             table = export.grade_batches(conn, runs, grader)
         elif what == "counts":

@@ -250,3 +250,19 @@ def test_the_installed_command_streams_to_a_file(db_path: Path, tmp_path: Path) 
     assert proc.returncode == 0, proc.stderr
     assert f"wrote {PROBLEMS * SAMPLES} samples rows of 1 run(s)" in proc.stderr
     assert len(pd.read_csv(out)) == PROBLEMS * SAMPLES
+
+
+def test_the_arrow_reader_and_the_pages_give_the_same_table(db_path: Path) -> None:
+    from reachscope.store.exports import arrow_reader_available
+    from reachscope.store.runs import list_runs
+
+    assert arrow_reader_available()  # adbc-driver-sqlite is a dependency
+    db = open_db(db_path, read_only=True)
+    runs = list_runs(db)  # draft: never graded, so its verdicts are null columns
+    streamed = export.sample_batches(db, runs, batch_rows=4, path=db_path)
+    paged = export.sample_batches(db, runs, batch_rows=4)
+    a = pa.Table.from_batches(list(streamed.batches), schema=streamed.schema)
+    b = pa.Table.from_batches(list(paged.batches), schema=paged.schema)
+    assert a.num_rows == b.num_rows == 2 * PROBLEMS * SAMPLES + PROBLEMS * 2
+    assert a.equals(b), (a.slice(0, 3).to_pylist(), b.slice(0, 3).to_pylist())
+    db.conn.close()
