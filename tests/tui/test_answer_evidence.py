@@ -307,3 +307,19 @@ async def test_confidently_wrong_matches_the_report_on_the_demo(tmp_path: Path) 
         assert isinstance(screen, ProblemsScreen)
         assert sorted(line.id for line in screen.shown) == want
         assert f"{len(want)} of 300 problems" in screen_text(app)
+
+
+async def test_ppl_order_stays_from_one_problem_to_the_next(tmp_path: Path) -> None:
+    app = create_app(demo_copy(tmp_path), poll_interval=0)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await press_keys(pilot, "p", "enter", "o", "o")  # PPL under base, highest first
+        screen = app.screen
+        assert isinstance(screen, ProblemScreen) and screen.ppl_sort == ("base", True)
+        first = screen.problem_id
+        await press_keys(pilot, "escape", "down", "enter")
+        assert app.screen is screen and screen.problem_id != first
+        assert screen.ppl_sort == ("base", True)
+        values = [screen.ppl[s.id]["base"] for s in screen.shown if s.id in screen.ppl]
+        assert len(values) == 64 and values == sorted(values, reverse=True)
+        assert [s.id in screen.ppl for s in screen.shown[:64]] == [True] * 64
+        assert "samples by PPL under base, least likely first" in screen_text(app)

@@ -236,7 +236,9 @@ class ProblemScreen(AppScreen):
         self.samples, self.shown = [], []
         self.answer_filter = self.marked = None
         self.only_disagreements = False
-        self.ppl, self.scorers, self.ppl_sort = {}, [], None
+        # The PPL order stays: it is a way of reading every problem (the next one's load drops
+        # it if that problem's samples have no scores under its scorer).
+        self.ppl, self.scorers = {}, []
         self._generation = -1
         if not self.is_mounted:
             return  # on_mount loads it
