@@ -334,3 +334,36 @@ async def test_validated_curve_beside_the_plain_one(steps_db: Path) -> None:
         notes = text_of(screen, "#evidence-validated")
         assert f"CoT rl-step400: {len(hand)} reviewed problems, 2 of " in notes
         assert f"CoT-pass@1 {estimate[0]:.3f} in [{lower:.3f}, {upper:.3f}]" in notes
+
+
+LAZY_CHECK = """
+import asyncio, sys
+from reachscope.tui.app import create_app
+from tests.tui.helpers import settle_screen
+
+async def main():
+    app = create_app(sys.argv[1], poll_interval=0)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle_screen(pilot)
+        assert app.screen.comparison is not None  # the curves are drawn
+        print(" ".join(sorted(m for m in sys.modules if m.startswith("reachscope"))))
+
+asyncio.run(main())
+"""
+
+
+def test_compare_cold_start_loads_none_of_the_evidence_code(tmp_path: Path) -> None:
+    """The new views are computed when opened: a fresh app showing Compare has not imported
+    their screens nor the evidence, trajectory, likelihood or review code."""
+    import subprocess
+    import sys
+
+    path = demo_copy(tmp_path)
+    out = subprocess.run([sys.executable, "-c", LAZY_CHECK, str(path)], capture_output=True,
+                         text=True, cwd=Path(__file__).resolve().parents[2], check=True).stdout
+    loaded = set(out.split())
+    assert "reachscope.tui.screens.compare" in loaded and "reachscope.core.analysis" in loaded
+    for module in ("tui.screens.evidence", "tui.screens.trajectory", "tui.screens.likelihood",
+                   "core.evidence_report", "core.trajectory", "core.validated",
+                   "core.commands.score", "core.likelihood"):
+        assert f"reachscope.{module}" not in loaded, module

@@ -41,6 +41,9 @@ class EvidenceLoaded(Message):
     comparison: Comparison
     evidence: Evidence
     validated: list[ValidatedCurves] = field(default_factory=list)
+    #: Computed at k = 1 only: the pair statistics, before the maj@k curves (which can take
+    #: seconds where the store has no maj@k cache).
+    partial: bool = False
 
 
 def fmt(x: float | None, signed: bool = False) -> str:
@@ -192,16 +195,21 @@ class EvidenceScreen(AppScreen):
         comp = self.comparison
         grader = self.app.grader_choice
 
-        def compute(db):  # noqa: ANN001, ANN202
+        def first(db):  # noqa: ANN001, ANN202
             cmp = comp
             if fresh:
                 runs = [rc.run for rc in comp.runs]
                 ks = metrics.log2_ks(max_samples(db, [r.id for r in runs]))
                 cmp = analysis.compare(db, runs, ks=ks, grader=grader, bootstrap=0)
-            ev = evidence(db, cmp.runs, cmp.keys, cmp.ks, resamples=RESAMPLES)
-            return cmp, ev, validated_curves(db, cmp.runs, cmp.keys, cmp.ks)
+            return cmp, evidence(db, cmp.runs, cmp.keys, [1], resamples=RESAMPLES)
 
-        cmp, ev, validated = self.app.source.query(compute)
+        def curves(db):  # noqa: ANN001, ANN202
+            ev = evidence(db, cmp.runs, cmp.keys, cmp.ks, resamples=RESAMPLES)
+            return ev, validated_curves(db, cmp.runs, cmp.keys, cmp.ks)
+
+        cmp, ev = self.app.source.query(first)
+        self.post_message(EvidenceLoaded(cmp, ev, partial=True))
+        ev, validated = self.app.source.query(curves)
         self.post_message(EvidenceLoaded(cmp, ev, validated))
 
     @on(RunsChanged)
@@ -211,9 +219,16 @@ class EvidenceScreen(AppScreen):
 
     @on(EvidenceLoaded)
     def _loaded(self, message: EvidenceLoaded) -> None:
-        self.comparison = message.comparison
-        self.evidence, self.validated = message.evidence, message.validated
         ev, comp = message.evidence, message.comparison
+        new_pair = comp is not self.comparison or self.evidence is None
+        self.comparison, self.evidence = comp, ev
+        if message.partial or new_pair:
+            self._show_pair(ev)
+        if message.partial:
+            self.query_one("#evidence-validated", Static).update(
+                "computing maj@k on the k grid…")
+            return
+        self.validated = message.validated
         header, rows = curve_rows(comp, ev, message.validated)
         curves = self.query_one("#evidence-curves", DataTable)
         curves.display = True
@@ -231,6 +246,9 @@ class EvidenceScreen(AppScreen):
                          f"{v.correct} correct samples judged, {v.valid} valid; CoT-pass@1 "
                          f"{fmt(v.estimate[0])} in [{fmt(v.lower[0])}, {fmt(v.upper[0])}]")
         self.query_one("#evidence-validated", Static).update("\n".join(notes + ev.notes))
+
+    def _show_pair(self, ev: Evidence) -> None:
+        """Parity, support, dSE and the transition matrix (the same at every k grid)."""
         if not ev.pairs:
             self.query_one("#evidence-pair", Static).update(
                 "support dynamics, dSE and transitions need two runs on the same dataset")
@@ -245,9 +263,11 @@ class EvidenceScreen(AppScreen):
             f"accuracy bins: {pair.base} rows ↓, {pair.other} columns → (bin .3 is (.2, .3]); "
             "move onto a cell to list its problems, Enter to pick one")
         table = self.query_one(TransitionTable)
+        first = not table.display
         table.display = True
-        table.show(pair.transition_ids or pair.transitions)
-        table.focus()
+        table.show(pair.transition_ids or pair.transitions, keep=not first)
+        if first:
+            table.focus()
         self._show_cell(table.cursor_row, table.cursor_column - 1,
                         table.cell_problems(table.cursor_row, table.cursor_column))
 

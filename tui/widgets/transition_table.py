@@ -44,14 +44,18 @@ class TransitionTable(DataTable):
         self.labels: list[str] = []
         self._cells: list[list[list[int]]] = []
 
-    def show(self, transitions: AccuracyTransitions) -> None:
+    def show(self, transitions: AccuracyTransitions, keep: bool = False) -> None:
         """Fill the matrix (cells by problem id); the cursor starts on the first off-diagonal
-        cell with problems."""
+        cell with problems, or with ``keep`` stays where it was."""
+        where = self.cursor_coordinate
         self.labels = transitions.labels
         self._cells = transitions.cells
         rows = [[SHORT[i]] + [str(len(cell)) if cell else "·" for cell in row]
                 for i, row in enumerate(transitions.cells)]
         fill_table(self, ["↓ →"] + SHORT, rows)
+        if keep:
+            self.move_cursor(row=where.row, column=where.column)
+            return
         start = next(((i, j) for i, row in enumerate(self._cells)
                       for j, cell in enumerate(row) if cell and i != j), None)
         if start is None:
