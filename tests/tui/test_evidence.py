@@ -18,11 +18,12 @@ from reachscope.core.evidence import accuracy_bin, budget_differences
 from reachscope.core.evidence_report import evidence
 from reachscope.core.review import cot_pass_at_k
 from reachscope.core.trajectory import trajectory
-from reachscope.store import open_db
+from reachscope.store import RunSpec, SampleIn, open_db
 from reachscope.store import review as store_review
 from reachscope.store import scores as store_scores
 from reachscope.store.annotations import set_label
-from reachscope.store.runs import list_runs
+from reachscope.store.runs import get_or_create_run, list_runs
+from reachscope.store.samples import write_samples
 from reachscope.tui.app import create_app
 from reachscope.tui.screens.compare import CompareScreen
 from reachscope.tui.screens.evidence import EvidenceScreen
@@ -202,6 +203,26 @@ async def test_trajectory_with_three_runs_in_checkpoint_order(
                               f"pass@{expected.k}": [r.pass_at_k for r in expected.rows]}
         await press_keys(pilot, "escape", "e", "t")  # also from the evidence screen
         assert isinstance(app.screen, TrajectoryScreen)
+
+
+async def test_trajectory_leaves_out_a_run_without_grades(steps_db: Path) -> None:
+    db = open_db(steps_db)
+    with db.atomic():  # a checkpoint being sampled: samples, no grades yet
+        run_id, _ = get_or_create_run(db, RunSpec("rl-step800", evidence_db.DATASET,
+                                                  model="m/rl-step800", status="running"))
+        pid = db.execute("SELECT id FROM problems WHERE dataset = ? LIMIT 1",
+                         [evidence_db.DATASET]).fetchone()[0]
+        write_samples(db, run_id, [SampleIn(pid, 0, "not graded yet")])
+    db.close()
+    app = create_app(steps_db, poll_interval=0)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await press_keys(pilot, "t")
+        screen = app.screen
+        assert isinstance(screen, TrajectoryScreen) and len(screen.runs) == 4
+        table = rows(screen.query_one("#trajectory-table", DataTable))
+        assert [r[0] for r in table] == ["base", "rl-step100", "rl-step400"]
+        assert text_of(screen, "#trajectory-notes").startswith(
+            "left out, no grades yet: rl-step800. against base")
 
 
 async def test_no_trajectory_key_with_two_runs(tmp_path: Path) -> None:

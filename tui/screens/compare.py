@@ -50,7 +50,7 @@ class ComparisonWaiting(Message):
     text: str
 
 
-def _has_grades(db: sqlite_utils.Database, run: Run, grader: str | None) -> bool:
+def has_grades(db: sqlite_utils.Database, run: Run, grader: str | None) -> bool:
     try:
         resolve_grader(db, run, grader)
     except StoreError:
@@ -177,7 +177,7 @@ class CompareScreen(AppScreen):
         def compute(db):  # noqa: ANN001, ANN202
             # A run a sampler has started but not graded yet waits (it is named in the notes)
             # instead of failing the comparison of the others.
-            graded = [r for r in runs if _has_grades(db, r, app.grader_choice)]
+            graded = [r for r in runs if has_grades(db, r, app.grader_choice)]
             if not graded:
                 return None, None
             ks = metrics.log2_ks(max_samples(db, [r.id for r in graded]))

@@ -14,6 +14,7 @@ from textual.binding import Binding
 from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.message import Message
 from textual.widgets import DataTable, Header, Static
+from textual.worker import Worker, WorkerState
 
 from ..messages import RunsChanged
 from ..widgets.cells import fill_table
@@ -182,6 +183,12 @@ class EvidenceScreen(AppScreen):
         if action == "trajectory":  # below three runs: disabled, dimmed in the footer
             return True if self.app.has_trajectory() else None
         return True
+
+    def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
+        super().on_worker_state_changed(event)
+        if event.state == WorkerState.ERROR:
+            self.query_one("#evidence-pair", Static).update(
+                f"the evidence failed: {event.worker.error}")
 
     @work(thread=True, exclusive=True, group="evidence", exit_on_error=False)
     def load_evidence(self, fresh: bool = False) -> None:

@@ -15,6 +15,7 @@ from textual.binding import Binding
 from textual.containers import VerticalScroll
 from textual.message import Message
 from textual.widgets import DataTable, Header, Static
+from textual.worker import Worker, WorkerState
 
 from ..messages import RunsChanged
 from ..widgets.cells import fill_table
@@ -79,6 +80,12 @@ class LikelihoodScreen(AppScreen):
         self.query_one(PPLPlot).show_message("reading the scores…")
         self.query_one("#likelihood-body").focus()
         self.load_scores()
+
+    def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
+        super().on_worker_state_changed(event)
+        if event.state == WorkerState.ERROR:
+            self.query_one("#ppl-notes", Static).update(
+                f"reading the scores failed: {event.worker.error}")
 
     @work(thread=True, exclusive=True, group="scores", exit_on_error=False)
     def load_scores(self) -> None:

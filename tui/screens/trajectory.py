@@ -14,13 +14,14 @@ from textual.binding import Binding
 from textual.containers import VerticalScroll
 from textual.message import Message
 from textual.widgets import DataTable, Header, Static
+from textual.worker import Worker, WorkerState
 
 from ..messages import RunsChanged
 from ..widgets.cells import fill_table
 from ..widgets.footer import AppFooter
 from ..widgets.trajectory_plot import TrajectoryPlot
 from .base import AppScreen
-from .compare import read_only_table
+from .compare import has_grades, read_only_table
 
 if TYPE_CHECKING:
     from reachscope.core.trajectory import Trajectory
@@ -31,6 +32,14 @@ class TrajectoryLoaded(Message):
     trajectory: Trajectory
     header: list[str]
     rows: list[list[str]]
+    waiting: list[str]  # runs left out: no grades yet
+
+
+@dataclass
+class TrajectoryWaiting(Message):
+    """Fewer than two runs have grades yet."""
+
+    waiting: list[str]
 
 
 class TrajectoryScreen(AppScreen):
@@ -74,14 +83,36 @@ class TrajectoryScreen(AppScreen):
         from reachscope.core.commands.report_evidence import trajectory_rows
         from reachscope.core.trajectory import trajectory
 
-        tr = self.app.source.query(lambda db: trajectory(db, self.runs, None, self.grader))
+        def compute(db):  # noqa: ANN001, ANN202
+            # A run a sampler has started but not graded yet is left out (and named).
+            graded = [r for r in self.runs if has_grades(db, r, self.grader)]
+            if len(graded) < 2:
+                return None, graded
+            return trajectory(db, graded, None, self.grader), graded
+
+        tr, graded = self.app.source.query(compute)
+        waiting = [r.label for r in self.runs if r not in graded]
+        if tr is None:
+            self.post_message(TrajectoryWaiting(waiting))
+            return
         header, rows = trajectory_rows(tr)
-        self.post_message(TrajectoryLoaded(tr, header, rows))
+        self.post_message(TrajectoryLoaded(tr, header, rows, waiting))
 
     @on(RunsChanged)
     def _runs_changed(self, message: RunsChanged) -> None:
         if {r.id for r in self.runs} & message.run_ids:
             self.load_trajectory()
+
+    @on(TrajectoryWaiting)
+    def _waiting(self, message: TrajectoryWaiting) -> None:
+        self.query_one("#trajectory-notes", Static).update(
+            f"no grades yet: {', '.join(message.waiting)}; a trajectory needs graded runs")
+
+    def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
+        super().on_worker_state_changed(event)
+        if event.state == WorkerState.ERROR:
+            self.query_one("#trajectory-notes", Static).update(
+                f"the trajectory failed: {event.worker.error}")
 
     @on(TrajectoryLoaded)
     def _loaded(self, message: TrajectoryLoaded) -> None:
@@ -92,8 +123,10 @@ class TrajectoryScreen(AppScreen):
             [r.key for r in tr.rows],
             {"pass@1": [r.pass_at_1 for r in tr.rows],
              f"pass@{tr.k}": [r.pass_at_k for r in tr.rows]})
+        waiting = (f"left out, no grades yet: {', '.join(message.waiting)}. "
+                   if message.waiting else "")
         self.query_one("#trajectory-notes", Static).update(
-            f"against {tr.base}, K = {tr.k} (the smallest n); dSE = pass@K({tr.base}) − "
+            waiting + f"against {tr.base}, K = {tr.k} (the smallest n); dSE = pass@K({tr.base}) − "
             "pass@1(run); both / only base / only run: problems solved (≥ 1 correct); "
             "H: mean answer entropy. Order: the step in the label or model name, else "
             "creation time (report --trajectory --order sets it).")
