@@ -30,6 +30,7 @@ from reachscope.tui.screens.evidence import EvidenceScreen
 from reachscope.tui.screens.likelihood import LikelihoodScreen
 from reachscope.tui.screens.problem import ProblemScreen
 from reachscope.tui.screens.trajectory import TrajectoryScreen
+from reachscope.tui.widgets.passk_plot import PassKPlot
 from reachscope.tui.widgets.ppl_plot import PPLPlot
 from reachscope.tui.widgets.trajectory_plot import TrajectoryPlot
 from reachscope.tui.widgets.transition_table import TransitionTable
@@ -109,6 +110,8 @@ async def test_evidence_shows_the_reports_figures(tmp_path: Path, size: tuple[in
             assert plotted[f"pass {letter}"].tolist() == cmp.curves[r.key].tolist()
             assert plotted[f"maj {letter}"].tolist() == r.maj_at_k.tolist()
         assert_no_sideways(screen)
+        await press_keys(pilot, "y")  # the plot's y axis from 0 to 1, same curves
+        assert screen.query_one(PassKPlot).full_range and list(screen.plotted) == list(plotted)
         # Every footer key fits; the evidence keys are in the footer and in `?`.
         keys = {k.key: k for k in screen.query(FooterKey)}
         assert {"l", "question_mark", "escape"} <= keys.keys()

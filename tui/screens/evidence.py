@@ -136,6 +136,8 @@ class EvidenceScreen(AppScreen):
                 tooltip="Likelihood: log PPL histograms"),
         Binding("c", "curves", "Curves",
                 tooltip="Plot pass@k and maj@k / validated CoT-pass@k (review labels)"),
+        Binding("y", "toggle_range", "Y range", show=False,
+                tooltip="y axis of the plot: fitted to the curves / 0 to 1"),
         Binding("t", "trajectory", "Trajectory",
                 tooltip="Checkpoint trajectory (3+ runs on a dataset)"),
         Binding("escape", "app.back", "Back"),
@@ -304,6 +306,11 @@ class EvidenceScreen(AppScreen):
         plot.plt.title(title)
         plot.refresh()
         self.query_one("#evidence-legend", Static).update(legend(list(curves)))
+
+    def action_toggle_range(self) -> None:
+        plot = self.query_one(PassKPlot)
+        plot.full_range = not plot.full_range
+        self._draw_curves()
 
     def action_curves(self) -> None:
         if not self.validated:
