@@ -40,13 +40,10 @@ BATCH_ROWS = 4096
 
 _RUN_FIELDS = [pa.field("run", pa.string()), pa.field("dataset", pa.string())]
 
+_ARROW = {"integer": pa.int64(), "real": pa.float64(), "text": pa.string()}
+#: The Arrow type of each sample column (from its SQLite storage class).
 SAMPLE_TYPES: dict[str, pa.DataType] = {
-    "sample_id": pa.int64(), "run_id": pa.int64(), "problem_id": pa.int64(),
-    "problem_idx": pa.int64(), "sample_idx": pa.int64(), "text": pa.string(),
-    "length": pa.int64(), "n_tokens": pa.int64(), "finish_reason": pa.string(),
-    "seed": pa.int64(), "latency_s": pa.float64(), "created_at": pa.string(),
-    "verdict": pa.string(), "answer": pa.string(),
-}
+    c: _ARROW[kind] for c, kind in store_exports.SAMPLE_KINDS.items()}
 #: The columns of an exported sample (the API's default too); ``grader`` names whose verdicts.
 DEFAULT_SAMPLE_COLUMNS = ("sample_id", "run_id", "problem_id", "problem_idx", "sample_idx",
                           "text", "n_tokens", "finish_reason", "seed", "latency_s",
@@ -312,6 +309,12 @@ def _prefetch(batches: Iterator[pa.RecordBatch], depth: int = 2) -> Iterator[pa.
             put(("end", None))
         except BaseException as exc:  # handed to the consumer, raised there
             put(("error", exc))
+        finally:
+            # A consumer that stopped early: close the source here, in its own thread (its
+            # cleanup closes a driver connection or a cursor).
+            close = getattr(batches, "close", None)
+            if close is not None:
+                close()
 
     reader = threading.Thread(target=read, name="export-reader", daemon=True)
     reader.start()

@@ -266,3 +266,15 @@ def test_the_arrow_reader_and_the_pages_give_the_same_table(db_path: Path) -> No
     assert a.num_rows == b.num_rows == 2 * PROBLEMS * SAMPLES + PROBLEMS * 2
     assert a.equals(b), (a.slice(0, 3).to_pylist(), b.slice(0, 3).to_pylist())
     db.conn.close()
+
+
+def test_a_consumer_that_stops_early_stops_the_reader(db_path: Path) -> None:
+    import threading
+
+    db = open_db(db_path, read_only=True)
+    table = export.sample_batches(db, [get_run(db, "base")], batch_rows=2, path=db_path)
+    pages = export._prefetch(table.batches)
+    assert next(pages).num_rows > 0
+    pages.close()
+    assert not [t for t in threading.enumerate() if t.name == "export-reader"]
+    db.conn.close()
