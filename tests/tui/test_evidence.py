@@ -263,10 +263,14 @@ async def test_ppl_histogram_counts_every_score(tmp_path: Path, size: tuple[int,
         hist = screen.query_one(PPLPlot).shown
         assert hist is not None and set(hist.counts) == set(values)
         pooled = np.concatenate(list(values.values()))
-        assert hist.edges[0] == pooled.min() and hist.edges[-1] == pooled.max()
+        top = np.quantile(pooled, 0.99)  # the range's end: the tail counts in the last bin
+        assert hist.edges[0] == pooled.min() and hist.edges[-1] == top
         for name, v in values.items():
-            assert hist.counts[name].tolist() == np.histogram(v, bins=hist.edges)[0].tolist()
+            assert hist.counts[name].tolist() == np.histogram(
+                np.minimum(v, top), bins=hist.edges)[0].tolist()
             assert int(hist.counts[name].sum()) == v.size
+            assert hist.above[name] == int(np.sum(v > top))
+        assert sum(hist.above.values()) > 0  # the demo has a tail
         assert_no_sideways(screen)
         table = rows(screen.query_one("#ppl-table", DataTable))
         for row in table:
@@ -305,7 +309,7 @@ async def test_likelihood_says_when_there_are_no_scores_then_shows_them(db_path:
         assert hist is not None and list(hist.counts) == ["PPL_base(Y_base)"]
         expected = np.array([(1 + i % 7) / 10 for i in range(len(sids) - 1)])
         assert hist.counts["PPL_base(Y_base)"].tolist() == np.histogram(
-            expected, bins=hist.edges)[0].tolist()
+            np.minimum(expected, hist.edges[-1]), bins=hist.edges)[0].tolist()
         assert int(hist.counts["PPL_base(Y_base)"].sum()) == len(sids) - 1
         assert "No scores" not in screen_text(app)
 

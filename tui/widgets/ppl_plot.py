@@ -11,28 +11,38 @@ from textual_plotext import PlotextPlot
 from .passk_plot import COLORS, legend
 
 #: Bins of the histogram over the pooled range of the cells shown.
-BINS = 30
+BINS = 40
+#: The range ends at this quantile of the pooled values; the last bin holds everything above
+#: (a long tail of unlikely samples would otherwise squeeze the bulk into a few bins).
+TOP = 0.99
 
 
 @dataclass(frozen=True)
 class Histograms:
-    """Counts of log PPL per bin for each cell, on shared bin ``edges``."""
+    """Counts of log PPL per bin for each cell, on shared bin ``edges``; the last bin also
+    counts the values above ``edges[-1]`` (``above`` of them per cell)."""
 
     edges: np.ndarray
     counts: dict[str, np.ndarray]
+    above: dict[str, int]
 
 
 def histograms(values: Mapping[str, np.ndarray], bins: int = BINS) -> Histograms:
-    """Bin each cell's finite log PPL values on one set of edges (the pooled range)."""
+    """Bin each cell's finite log PPL values on one set of edges (the pooled minimum to the
+    pooled ``TOP`` quantile; values above it count in the last bin)."""
     finite = {name: v[np.isfinite(v)] for name, v in values.items()}
     pooled = np.concatenate([v for v in finite.values() if v.size] or [np.zeros(0)])
     if pooled.size == 0:
-        return Histograms(np.zeros(0), {name: np.zeros(0, dtype=np.int64) for name in values})
-    lo, hi = float(pooled.min()), float(pooled.max())
+        return Histograms(np.zeros(0), {name: np.zeros(0, dtype=np.int64) for name in values},
+                          {name: 0 for name in values})
+    lo, hi = float(pooled.min()), float(np.quantile(pooled, TOP))
     if hi <= lo:
         lo, hi = lo - 0.5, hi + 0.5
     edges = np.linspace(lo, hi, bins + 1)
-    return Histograms(edges, {name: np.histogram(v, bins=edges)[0] for name, v in finite.items()})
+    return Histograms(
+        edges, {name: np.histogram(np.minimum(v, hi), bins=edges)[0]
+                for name, v in finite.items()},
+        {name: int(np.sum(v > hi)) for name, v in finite.items()})
 
 
 class PPLPlot(PlotextPlot):
@@ -54,7 +64,8 @@ class PPLPlot(PlotextPlot):
                 plt.plot(centres, counts.tolist(), color=COLORS[i % len(COLORS)],
                          marker="braille")
         plt.title(title)
-        plt.xlabel("log PPL (lower: more likely under the scorer)")
+        top = f"; last bin: ≥ {hist.edges[-1]:.3g}" if sum(hist.above.values()) else ""
+        plt.xlabel(f"log PPL (lower: more likely under the scorer){top}")
         self.refresh()
 
     def show_message(self, text: str) -> None:
