@@ -4,7 +4,8 @@ table in memory).
 Each reader yields pages of plain tuples, at most ``page`` rows each, in the order of an index
 (samples by (problem, sample index), grades by (problem, sample index, grader), counts by
 (problem, grader), annotations by id), continuing after the last key seen, so a page costs the
-same at the end of a million-row run as at its start.
+same at the end of a million-row run as at its start. For whole-run exports, samples also come
+as Arrow record batches from one streaming query (:func:`sample_arrow_batches`, same rows).
 """
 
 from __future__ import annotations
