@@ -188,7 +188,7 @@ class _Merge:
             result = results[key] = RunMerged(f"{key[0]}/{key[1]}", created=ours is None)
             self.summary.runs.append(result)
             if ours is None:
-                stored = note_merge(theirs, self.src_name, now())
+                stored = note_merge(theirs, self.src_name, now(), created=True)
                 cur = self.dst.execute(
                     f"INSERT INTO runs ({', '.join(_RUN_COLUMNS)}) "
                     f"VALUES ({', '.join('?' * len(_RUN_COLUMNS))})", _encoded(stored))
@@ -209,7 +209,7 @@ class _Merge:
             if ours is None:
                 continue
             result = results[key]
-            new = merged_run(ours, theirs)
+            new = merged_run(ours, theirs, self.src_name, now())
             if result.samples_added or result.grades_added or result.grades_replaced \
                     or result.counts_added:
                 new = note_merge(new, self.src_name, now())

@@ -76,13 +76,27 @@ def _merged_provenance(mine: dict[str, Any], other: dict[str, Any]) -> dict[str,
     return out
 
 
-def merged_run(ours: dict[str, Any], theirs: dict[str, Any]) -> dict[str, Any]:
+def merged_run(ours: dict[str, Any], theirs: dict[str, Any], source: str | None = None,
+               at: str | None = None) -> dict[str, Any]:
     """The run that two agreeing copies make (check :func:`run_conflict` first).
 
     Seeds are unioned, ``n_target`` is the larger, the status the least finished, timestamps span
     both copies, sessions of both are kept; elsewhere the target's value wins where it has one.
+
+    Args:
+        ours: the target's copy.
+        theirs: the source's copy.
+        source: the source's name: its status is recorded in ``provenance["merged_from"]``
+            (added, merged at ``at``, if absent), so that a run made by merging alone takes
+            the least finished of its sources' latest statuses, and a source that has since
+            finished advances it when merged again.
+        at: when (for a source not yet recorded).
     """
+    provenance = _merged_provenance(ours.get("provenance") or {}, theirs.get("provenance") or {})
     status = min(ours["status"], theirs["status"], key=_status_rank)
+    if source is not None:
+        provenance = _source_status(provenance, source, theirs["status"], at)
+        status = _status_of_sources(provenance) or status
     out = dict(ours)
     for column in ("model", "revision", "backend", "prompt_template", "primary_grader"):
         if out.get(column) is None:
@@ -96,21 +110,57 @@ def merged_run(ours: dict[str, Any], theirs: dict[str, Any]) -> dict[str, Any]:
         updated_at=max(ours["updated_at"], theirs["updated_at"]),
         finished_at=(_max(ours.get("finished_at"), theirs.get("finished_at"))
                      if status in ("finished", "imported") else None),
-        provenance=_merged_provenance(ours.get("provenance") or {},
-                                      theirs.get("provenance") or {}),
+        provenance=provenance,
     )
     return out
+
+
+def _source_status(prov: dict[str, Any], source: str, status: str,
+                   at: str | None) -> dict[str, Any]:
+    merged = [dict(m) for m in prov.get("merged_from") or []]
+    entry = next((m for m in merged if m.get("path") == source), None)
+    if entry is None:
+        merged.append({"path": source, "merged_at": at, "status": status})
+    else:
+        entry["status"] = status
+    return {**prov, "merged_from": merged}
+
+
+def _status_of_sources(prov: dict[str, Any]) -> str | None:
+    """The least finished latest status of the sources of a run that merging created (None
+    where the target had its own copy, whose status is not kept apart, or a source merged
+    before statuses were recorded)."""
+    merged = prov.get("merged_from") or []
+    if not merged or not merged[0].get("created"):
+        return None
+    # The latest entry per source wins (a source's own history may list a source again).
+    statuses = {m.get("path"): m.get("status") for m in merged}
+    if None in statuses.values():
+        return None
+    return min(statuses.values(), key=_status_rank)
 
 
 def _status_rank(status: str) -> int:
     return STATUS_ORDER.index(status) if status in STATUS_ORDER else 0
 
 
-def note_merge(run: dict[str, Any], source: str, at: str) -> dict[str, Any]:
-    """``run`` with ``source`` recorded in ``provenance["merged_from"]`` (once per source)."""
+def note_merge(run: dict[str, Any], source: str, at: str,
+               created: bool = False) -> dict[str, Any]:
+    """``run`` with ``source`` recorded in ``provenance["merged_from"]`` (once per source).
+
+    Args:
+        run: the run (the source's copy where ``created``).
+        source: the source's name.
+        at: when.
+        created: the merge creates the run in the target from this source: its status is
+            recorded, and the run's status follows its sources' from then on.
+    """
     prov = dict(run.get("provenance") or {})
     merged = list(prov.get("merged_from") or [])
     if not any(m.get("path") == source for m in merged):
-        merged.append({"path": source, "merged_at": at})
+        entry: dict[str, Any] = {"path": source, "merged_at": at}
+        if created:
+            entry.update(status=run["status"], created=True)
+        merged.append(entry)
     prov["merged_from"] = merged
     return {**run, "provenance": prov}

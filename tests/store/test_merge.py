@@ -230,14 +230,37 @@ def test_a_source_with_an_unknown_table_holding_rows_is_refused(tmp_path: Path) 
         merge(out, a)
 
 
-def test_a_remerged_source_cannot_promote_a_status_it_set(tmp_path: Path) -> None:
-    a, out = tmp_path / "a.db", tmp_path / "all.db"
+def test_a_remerged_source_that_finished_advances_the_run(tmp_path: Path) -> None:
+    """A run made by merging follows its sources' latest statuses: the least finished of them."""
+    a, b, out = tmp_path / "a.db", tmp_path / "b.db", tmp_path / "all.db"
     fill(a, range(2), status="running")
+    fill(b, range(2, 4), seed=1, status="finished")
+
+    def status() -> str:
+        return str(open_db(out, read_only=True).execute("SELECT status FROM runs").fetchone()[0])
+
     merge(out, a)
+    merge(out, b)
+    assert status() == "running"  # a is still running
     db = open_db(a)
     update_run(db, 1, status="finished")
     db.close()
     summary = merge(out, a)
     assert not summary.changed  # no rows, but the run's status moved:
+    assert status() == "finished"
+    before = (dump_sha(out), file_sha(out))
+    merge(out, a)
+    merge(out, b)
+    assert (dump_sha(out), file_sha(out)) == before  # and merging again changes nothing
+
+
+def test_a_target_with_its_own_copy_keeps_the_least_finished(tmp_path: Path) -> None:
+    """The target's own (sampled) copy has no source status to follow: the least finished of
+    the copies stays, so a finished source does not promote a target still running."""
+    a, out = tmp_path / "a.db", tmp_path / "all.db"
+    fill(out, range(2), status="running")
+    fill(a, range(2, 4), seed=1, status="finished")
+    merge(out, a)
+    merge(out, a)
     assert open_db(out, read_only=True).execute("SELECT status FROM runs").fetchone()[0] == \
         "running"
