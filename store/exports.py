@@ -156,6 +156,7 @@ def sample_arrow_batches(path: str | Path, run_id: int, columns: Sequence[str],
     Raises:
         StoreError: an unknown column, or a verdict asked for without a grader.
     """
+    import adbc_driver_manager
     import adbc_driver_sqlite.dbapi
 
     select, joins, head = _sample_query(columns, grader)
@@ -166,15 +167,18 @@ def sample_arrow_batches(path: str | Path, run_id: int, columns: Sequence[str],
     sql = (f"SELECT {typed} UNION ALL SELECT * FROM (SELECT {select} FROM samples s{joins} "
            "WHERE s.run_id = ? ORDER BY s.problem_id, s.sample_idx)")
     uri = f"{Path(path).resolve().as_uri()}?mode=ro"
-    with adbc_driver_sqlite.dbapi.connect(uri) as conn, conn.cursor() as cur:
-        cur.adbc_statement.set_options(**{"adbc.sqlite.query.batch_rows": str(batch_rows)})
-        cur.execute(sql, [*head, run_id])
-        first = True
-        for batch in cur.fetch_record_batch():
-            if first:
-                batch, first = batch.slice(1), False
-            if batch.num_rows:
-                yield batch
+    try:
+        with adbc_driver_sqlite.dbapi.connect(uri) as conn, conn.cursor() as cur:
+            cur.adbc_statement.set_options(**{"adbc.sqlite.query.batch_rows": str(batch_rows)})
+            cur.execute(sql, [*head, run_id])
+            first = True
+            for batch in cur.fetch_record_batch():
+                if first:
+                    batch, first = batch.slice(1), False
+                if batch.num_rows:
+                    yield batch
+    except adbc_driver_manager.Error as exc:
+        raise StoreError(f"{path}: cannot read samples ({exc})") from exc
 
 
 def grade_pages(db: sqlite_utils.Database, run_id: int, grader: str | None = None,
