@@ -28,6 +28,7 @@ from reachscope.store.review import (
 )
 from reachscope.store.runs import get_run
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from ..judge import FAILURE_LABELS
@@ -176,12 +177,13 @@ def _all_items(conn: sqlite_utils.Database, queue: ReviewQueue) -> list[ReviewIt
 
 
 def _who(reviewer: str) -> str:
-    return reviewer or "(anonymous)"
+    # Names are text: "judge:m: ..." must not become an emoji, nor "[ann]" markup.
+    return escape(reviewer) if reviewer else "(anonymous)"
 
 
 def _status(conn: sqlite_utils.Database, queue: ReviewQueue, reviewer: str | None,
             consensus: str, unreviewed: str) -> None:
-    console = Console()
+    console = Console(emoji=False)
     items = _all_items(conn, queue)
     by_sample = {i.sample_id: i for i in items}
     notes = queue_labels(conn, queue.id, REVIEW_LABELS)

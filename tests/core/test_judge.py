@@ -144,6 +144,7 @@ def test_cli_resume_needs_no_server_and_bad_input_is_one_line(tmp_path: Path) ->
     out = runner.invoke(cli, args)  # one failure left: the server is needed, and is not there
     assert out.exit_code == 1 and "cannot reach" in out.output
     set_labels(db, [(items[-1].sample_id, "flawed", "LABEL: flawed")], "judge:m")
+    set_labels(db, [(items[0].sample_id, "flawed", ""), (items[1].sample_id, "valid", "")], "ann")
     db.close()
     out = runner.invoke(cli, args)
     assert out.exit_code == 0, out.output
@@ -160,3 +161,7 @@ def test_cli_resume_needs_no_server_and_bad_input_is_one_line(tmp_path: Path) ->
     n = len(items)  # the judge's row: n labelled, n - 1 valid, 1 flawed
     assert re.search(rf"judge:m +│ +{n}/{n} +│ +{n - 1} +│ +1 ", status.output)
     assert "pools people's labels only" in status.output
+    # The judge's agreement with the person: valid/flawed on one sample, valid/valid on another.
+    assert "ann vs judge:m: 2 samples judged by both, 1 agree, Cohen's kappa 0.000" in status.output
+    assert f"#0: problem {items[0].problem_idx} sample {items[0].sample_idx}: flawed / valid" \
+        in status.output
