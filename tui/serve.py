@@ -30,6 +30,13 @@ class GuardedServer(Server):
         """The address to open (with its token)."""
         return f"{self.public_url}/?token={self.token}"
 
+    def bind_note(self) -> str:
+        """Which address the server listens on, and who can therefore reach it."""
+        if self.host in ("127.0.0.1", "localhost", "::1"):
+            return f"bound to {self.host} port {self.port}: only this machine can connect"
+        return (f"bound to {self.host} port {self.port}: other machines can connect "
+                "(anyone with the token can use the app)")
+
     def _token_ok(self, given: str | None) -> bool:
         return given is not None and hmac.compare_digest(given, self.token)
 
@@ -61,6 +68,7 @@ class GuardedServer(Server):
     async def on_startup(self, app: web.Application) -> None:
         # Plain print: a console would wrap the long URL at the terminal width.
         print(f"reachscope: serving on {self.url}", flush=True)
+        print(f"reachscope: {self.bind_note()}", flush=True)
         print("Press Ctrl+C to quit", flush=True)
 
     async def handle_websocket(self, request: web.Request) -> web.StreamResponse:

@@ -81,7 +81,9 @@ def tui_command(db: str | None, immutable: bool, reviewer: str | None) -> None:
 
 @click.command("serve")
 @click.argument("db", required=False, type=click.Path(dir_okay=False))
-@click.option("--host", default="localhost", show_default=True)
+@click.option("--host", default="127.0.0.1", show_default=True,
+              help="Address to bind: 127.0.0.1 serves this machine only; 0.0.0.0 (or a "
+                   "network address) lets other machines connect.")
 @click.option("--port", default=8000, show_default=True, type=int)
 @click.option("--allow-labels", is_flag=True,
               help="Let browser sessions save labels (default: read-only).")

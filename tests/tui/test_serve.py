@@ -4,13 +4,6 @@ connections to a real server process on 127.0.0.1."""
 from __future__ import annotations
 
 import asyncio
-import os
-import re
-import signal
-import socket
-import subprocess
-import sys
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -19,45 +12,15 @@ import pytest
 from reachscope.tui.app import create_app
 from reachscope.tui.screens.trace import TraceScreen
 
+from .browser import serving
 from .helpers import open_first_trace
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 @pytest.fixture
 def server(db_path: Path) -> Iterator[tuple[str, str]]:
     """A running `reachscope serve` (at most one session); yields (base URL, token)."""
-    port = free_port()
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "reachscope.core.cli", "serve", str(db_path), "--host",
-         "127.0.0.1", "--port", str(port), "--max-sessions", "1"],
-        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, start_new_session=True)
-    try:
-        assert proc.stdout is not None
-        for line in proc.stdout:  # ends when the process exits: bounded
-            m = re.search(r"serving on (http://\S+)/\?token=(\S+)", line)
-            if m:
-                # The URL is printed just before the server binds: wait (bounded) until it accepts.
-                deadline = time.monotonic() + 60
-                while True:
-                    try:
-                        socket.create_connection(("127.0.0.1", port), timeout=1).close()
-                        break
-                    except OSError:
-                        assert proc.poll() is None, "serve exited before listening"
-                        assert time.monotonic() < deadline, "serve never started listening"
-                        time.sleep(0.1)
-                yield m.group(1), m.group(2)
-                break
-        else:
-            pytest.fail(f"serve printed no URL (exit {proc.wait()})")
-    finally:
-        os.killpg(proc.pid, signal.SIGTERM)
-        proc.wait(timeout=30)
+    with serving(db_path, "--max-sessions", "1") as (base, token, _):
+        yield base, token
 
 
 async def test_token_origin_and_session_cap(server: tuple[str, str]) -> None:
@@ -119,3 +82,27 @@ def test_serve_passes_allow_labels_to_the_app_process(monkeypatch, db_path: Path
         assert result.exit_code == 0, result.output
     assert not commands[0].endswith("--allow-labels")
     assert commands[1].endswith("--allow-labels")
+
+
+def test_serve_binds_loopback_unless_told_and_says_so(monkeypatch, db_path: Path) -> None:
+    from click.testing import CliRunner
+    from reachscope.core.cli import cli
+    from reachscope.tui.serve import GuardedServer
+
+    hosts = []
+
+    class Recorder:
+        def __init__(self, command: str, host: str, **_: object) -> None:
+            hosts.append(host)
+
+        def serve(self) -> None:
+            pass
+
+    monkeypatch.setattr("reachscope.tui.serve.GuardedServer", Recorder)
+    for extra in ([], ["--host", "0.0.0.0"]):
+        result = CliRunner().invoke(cli, ["serve", str(db_path), *extra])
+        assert result.exit_code == 0, result.output
+    assert hosts == ["127.0.0.1", "0.0.0.0"]
+    assert GuardedServer("true", "127.0.0.1", 8000).bind_note() == (
+        "bound to 127.0.0.1 port 8000: only this machine can connect")
+    assert "other machines can connect" in GuardedServer("true", "0.0.0.0", 8000).bind_note()
