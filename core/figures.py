@@ -158,9 +158,9 @@ def passk_figure(cmp: Comparison) -> Figure:
         d.fill_between(bs.ks, bs.low, bs.high, color=COLOURS[1], alpha=0.25, linewidth=0,
                        gid="passk-band")
         d.plot(bs.ks, bs.diff, color=COLOURS[1], gid="passk-diff")
-        d.set_ylabel(text(f"{b} − {a}"))
-        d.text(0.98, 0.92, f"{bs.level:.0%} paired bootstrap", transform=d.transAxes,
-               ha="right", va="top", fontsize=6, color="0.3")
+        d.set_ylabel("Δ pass@k")
+        d.set_title(text(f"{b} − {a}") + f", {bs.level:.0%} paired bootstrap band", loc="left",
+                    fontsize=7)
     if cmp.crossover_k is not None:
         for j, axis in enumerate(axes):
             axis.axvline(cmp.crossover_k, color="0.35", linestyle=":", linewidth=1,

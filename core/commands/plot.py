@@ -81,7 +81,8 @@ def plot_command(db: Path | None, run_refs: tuple[str, ...], more_runs: tuple[st
 
     Example: reachscope plot runs.db --runs base rl --kind passk --out passk.pdf
     """
-    from .report import choose_runs, parse_ks
+    from ..analysis import choose_runs
+    from .report import parse_ks
 
     try:
         figures.require_matplotlib()
