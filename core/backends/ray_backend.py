@@ -133,9 +133,11 @@ class RayBackend(Backend):
         # Replica logs stay in Ray's session files: failures come back per row, not on stderr.
         kwargs: dict[str, Any] = {"log_to_driver": False, "include_dashboard": False,
                                   "logging_level": logging.WARNING}
-        if self.address != "local":
-            _reachable(self.address)
-            kwargs["address"] = self.address
+        # "local" forces a new instance: a bare ray.init() joins the cluster this machine last
+        # started with `ray start`, which may be gone (its GCS would be waited for, for minutes).
+        target = _resolve_auto() if self.address == "auto" else self.address
+        _reachable(target)
+        kwargs["address"] = target
         try:
             ray.init(**kwargs)
         except (ConnectionError, ValueError, RuntimeError) as exc:
@@ -316,6 +318,21 @@ def _reachable(address: str, timeout: float = 5.0) -> None:
     except OSError as exc:
         raise BackendError(f"ray backend: nothing answers at {address!r} ({exc.strerror or exc});"
                            f" is the head started (`ray start --head`)?") from exc
+
+
+def _resolve_auto() -> str:
+    """The address ``auto`` stands for: ``$RAY_ADDRESS``, else the cluster this machine last
+    joined with `ray start` (checked for an answer before Ray waits on it)."""
+    try:
+        from ray._private.services import get_ray_address_from_environment
+    except ImportError:  # a Ray without this helper: let ray.init find it
+        return "auto"
+    try:
+        return str(get_ray_address_from_environment("auto", None) or "auto")
+    except ConnectionError as exc:
+        raise BackendError(f"ray backend: no Ray cluster found for --ray-address auto "
+                           f"({_one_line(exc)}); start one with `ray start --head` or use "
+                           f"--ray-address local") from exc
 
 
 def _import_ray() -> Any:
