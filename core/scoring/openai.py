@@ -125,7 +125,8 @@ class OpenAIScorer(Scorer):
             except ScoringError as exc:
                 errors.append(str(exc))
                 continue
-            if len(_prompt_logprobs(data["choices"][0], ids)) == len(ids):
+            choices = data.get("choices") or [{}]
+            if len(_prompt_logprobs(choices[0], ids)) == len(ids):
                 return
             errors.append("no log-probabilities of the prompt tokens in the answer")
         raise ScoringError(f"{self.url}: the server does not score prompts (completions with "
@@ -160,11 +161,18 @@ class OpenAIScorer(Scorer):
 
     async def _score_batch(self, session: aiohttp.ClientSession, items: Sequence[ScoreItem],
                            batch: list[tuple[int, list[int], int]]) -> list[ScoreIn]:
+        """Scores of one request's prompts. A request the server rejects is split into one
+        request per prompt, and a prompt rejected alone is stored as failed; a server that stays
+        unreachable raises (nothing of the batch is written, a rerun resumes)."""
         try:
             data = await self._post(session, f"{self.url}/completions",
                                     self._body([ids for _, ids, _ in batch]))
-        except ScoringError as exc:
-            return [failed(items[i].key, str(exc)) for i, _, _ in batch]
+        except _Rejected as exc:
+            if len(batch) == 1:
+                return [failed(items[batch[0][0]].key, str(exc))]
+            singles = await asyncio.gather(*(self._score_batch(session, items, [row])
+                                             for row in batch))
+            return [s for one in singles for s in one]
         choices = sorted(data.get("choices", []), key=lambda c: c.get("index", 0))
         if len(choices) != len(batch):
             return [failed(items[i].key, f"server returned {len(choices)} choices for "
@@ -236,7 +244,8 @@ class OpenAIScorer(Scorer):
         """POST with retries and exponential backoff.
 
         Raises:
-            ScoringError: a status another try will not fix, or every try failed.
+            _Rejected: a status another try will not fix.
+            ScoringError: every try failed (server down, overloaded or too slow).
         """
         last = ""
         for attempt in range(self.max_retries + 1):
@@ -247,8 +256,8 @@ class OpenAIScorer(Scorer):
                 await asyncio.sleep(min(self.max_backoff_s, 0.5 * 2**attempt)
                                     * (0.5 + random.random()))
             except _Fatal as exc:
-                raise ScoringError(str(exc)) from exc
-        raise ScoringError(f"gave up after {self.max_retries + 1} tries: {last}")
+                raise _Rejected(str(exc)) from exc
+        raise ScoringError(f"openai scorer: gave up after {self.max_retries + 1} tries: {last}")
 
     def provenance(self) -> dict[str, Any]:
         info = super().provenance()
@@ -256,6 +265,10 @@ class OpenAIScorer(Scorer):
                     tokenizer=self.tokenizer_name or ("local " + self.model if self._local
                                                       else "server /tokenize"))
         return info
+
+
+class _Rejected(ScoringError):
+    """The server answered a request with an error status another try will not fix."""
 
 
 class _Known:

@@ -169,3 +169,17 @@ def test_openai_sampler_logprobs_agree_with_rescoring(server: VLLMServer, tmp_pa
         assert n == want_n > 0
         assert total == pytest.approx(want, rel=1e-3)
         assert 0 < entropy <= exact * (1 + 1e-3)
+
+
+def test_a_server_gone_mid_run_raises_instead_of_storing_failures(server: VLLMServer) -> None:
+    """Scores are written only after `score` returns, so raising leaves the batch unscored for a
+    rerun; storing each sample as failed would keep a resume from ever retrying them."""
+    from reachscope.core.scoring import ScoringError
+
+    from .vllmserver import free_port
+
+    scorer = OpenAIScorer("base", server.url, api_key=KEY, max_retries=1, max_backoff_s=0.1)
+    with scorer:
+        scorer.url = f"http://127.0.0.1:{free_port()}/v1"  # the server is gone
+        with pytest.raises(ScoringError, match="gave up after 2 tries"):
+            scorer.score([ScoreItem(1, "What is 1+1?\n", "1+1=2.")])
