@@ -107,3 +107,32 @@ def test_reviewer_opens_a_file_without_review_tables(tmp_path: Path) -> None:
         get_queue(viewer, "review")
     viewer.close()
     assert "review_queues" in open_db(path).table_names()
+
+
+def test_pending_pages_batch_labels_and_run_labels(toy) -> None:
+    """pending_items pages what a reviewer has left; set_labels writes a batch in one
+    transaction (one current label per sample and reviewer, an empty label refuses the whole
+    batch); run_review_labels gives a run's queued samples with their review labels."""
+    from reachscope.store.annotations import label_of, set_labels
+    from reachscope.store.review import pending_items, run_review_labels
+
+    db, pids, runs = toy
+    (q, _), items = _queue(db, runs, params={"seed": 0, "runs": ["toy/rl"]})
+    assert set_labels(db, [(items[1], "valid", "a"), (items[3], "unparsed", "b")], "j") == 2
+    first = label_of(db, items[1], "j")
+    set_labels(db, [(items[1], "flawed", "c")], "j")
+    again = label_of(db, items[1], "j")
+    assert again is not None and first is not None
+    assert (again["id"], again["label"], again["note"]) == (first["id"], "flawed", "c")
+    with pytest.raises(StoreError, match="must not be empty"):
+        set_labels(db, [(items[4], "valid", ""), (items[5], " ", "")], "j")
+    assert label_of(db, items[4], "j") is None  # nothing of the refused batch was written
+    left = pending_items(db, q.id, "j", LABELS, limit=2)
+    assert [i.sample_id for i in left] == [items[0], items[2]]
+    rest = pending_items(db, q.id, "j", LABELS, after=left[-1].position)
+    assert [i.sample_id for i in rest] == [items[3], items[4], items[5]]  # unparsed: still to do
+    problems, by_sample, problem_of = run_review_labels(db, runs["rl"], "toy/rl", LABELS)
+    assert problems == {1}
+    assert sorted(by_sample) == items and by_sample[items[1]] == {"j": "flawed"}
+    assert by_sample[items[3]] == {} and problem_of[items[0]] in pids
+    assert run_review_labels(db, runs["base"], "toy/base", LABELS) == (set(), {}, {})
