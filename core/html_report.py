@@ -192,6 +192,28 @@ def likelihood_section(db: sqlite_utils.Database, runs: list[Run]) -> str:
               caption="share of samples below the median log PPL of the scorer's own run"))
 
 
+def trajectory_section(db: sqlite_utils.Database, runs: list[Run], grader: str | None) -> str:
+    """With three or more runs: the checkpoint trajectory (figure and table), in the order of
+    `report --trajectory`; empty otherwise or where the runs have no checkpoint order."""
+    from .commands.report_evidence import trajectory_rows
+    from .trajectory import trajectory
+
+    if len(runs) < 3:
+        return ""
+    try:
+        tr = trajectory(db, runs, None, grader)
+    except ValueError:
+        return ""
+    svg = None
+    if figures_missing() is None:
+        with figures.style():
+            svg = figures.svg_markup(figures.trajectory_figure(tr), "trajectory-")
+    return _section("trajectory", "Checkpoint trajectory",
+                    _figure(svg, f"pass@1 and pass@{tr.k} per checkpoint, base ({tr.base}) "
+                            "first", figures_missing() or ""),
+                    table(*trajectory_rows(tr)))
+
+
 def figures_missing() -> str | None:
     """Why there are no figures (matplotlib is not installed), or None."""
     try:
@@ -266,6 +288,9 @@ def render(db: sqlite_utils.Database, cmp: Comparison, runs: list[Run], ks: list
                           table(["c/n", *cmp.keys], hist_rows)))
     if ev is not None:
         parts += evidence_sections(ev, ks)
+    # One grader for every run is what --grader asked for (or what each run's primary is).
+    graders = {rc.grader for rc in cmp.runs}
+    parts.append(trajectory_section(db, runs, graders.pop() if len(graders) == 1 else None))
     likelihood = likelihood_section(db, runs)
     if likelihood:
         parts.append(likelihood)

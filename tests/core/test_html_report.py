@@ -3,6 +3,7 @@ every user text escaped (the rendering in a real browser: tests/tui/test_browser
 
 from __future__ import annotations
 
+import json
 import random
 import re
 import subprocess
@@ -176,3 +177,32 @@ def test_without_matplotlib_the_page_says_so(demo: Path, tmp_path: Path) -> None
 def test_usage_errors(demo: Path, args: list[str], message: str) -> None:
     result = CliRunner().invoke(cli, ["report", str(demo), *args])
     assert result.exit_code == 2 and message in result.output
+
+
+def test_three_runs_add_the_checkpoint_trajectory(tmp_path: Path) -> None:
+    rng = random.Random(5)
+    path = tmp_path / "ckpt.db"
+    db = open_db(path)
+    with db.atomic():
+        problems = [ProblemIn(idx=i, prompt=f"What is {i} + {i}?", answer=str(2 * i + 10))
+                    for i in range(6)]
+        pids = upsert_problems(db, "toy", problems)
+        for r, label in enumerate(["step200", "base", "step100"]):
+            run_id, _ = get_or_create_run(db, RunSpec(
+                label=label, dataset="toy", model=f"m/{label}", n_target=4, status="finished",
+                primary_grader="math"))
+            for pi, pid in enumerate(pids):
+                write_problem_samples(db, run_id, pid, problems[pi].answer or "",
+                                      (pi + r) % 5, range(4), rng, style_base=r % 2)
+    db.close()
+    tr = CliRunner().invoke(cli, ["report", str(path), "--trajectory", "--format", "json"])
+    assert tr.exit_code == 0, tr.output
+    expected = json.loads(tr.output)
+    result = CliRunner().invoke(cli, ["report", str(path), "--format", "html", "--bootstrap",
+                                      "50"])
+    assert result.exit_code == 0, result.output
+    rows = html_table_rows(section(result.output, "trajectory"))
+    assert [r[0] for r in rows] == ["base", "step100", "step200"]
+    assert [r[0] for r in rows] == [r["label"] for r in expected["rows"]]
+    assert [float(r[2]) for r in rows] == [round(r["pass_at_1"], 3) for r in expected["rows"]]
+    assert 'id="trajectory-trajectory-pass1"' in result.output
