@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import time
 from collections import Counter
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 import click
 import sqlite_utils
@@ -172,8 +172,8 @@ def _request(conn: sqlite_utils.Database, queue: ReviewQueue, rubric: Rubric, it
     return Request(item.sample_id, 0, 1, messages=[{"role": "user", "content": prompt}])
 
 
-def _judge(conn: sqlite_utils.Database, results: Any, rubric: Rubric, reviewer: str,
-           items: dict[int, ReviewItem], tally: Counter[str],
+def _judge(conn: sqlite_utils.Database, results: Iterator[RequestResult], rubric: Rubric,
+           reviewer: str, items: dict[int, ReviewItem], tally: Counter[str],
            failures: list[tuple[ReviewItem, str]]) -> None:
     """Read each result as it arrives and store it, in small batches."""
     batch: list[tuple[int, str, str]] = []
