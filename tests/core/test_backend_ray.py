@@ -104,7 +104,7 @@ def test_ray_run_gives_the_vllm_backends_samples(cluster: str, tmp_path: Path,
 def _cli(db: Path, data: Path, address: str) -> list[str]:
     return [sys.executable, "-m", "reachscope.core.cli", "sample", "--db", str(db), "--dataset",
             str(data), "--model", f"m={MODEL}", "--backend", "ray", "--ray-address", address,
-            "--n", str(N), "--temperature", "1.5", "--top-p", "1.0", "--max-tokens", "200",
+            "--n", str(N), "--temperature", "1.5", "--top-p", "1.0", "--max-tokens", "96",
             "--max-model-len", "256", "--dtype", "float32", "--template", "plain",
             "--ray-batch-size", "2", "--batch-size", "4", "--grade-workers", "1", "--quiet"]
 
@@ -133,9 +133,11 @@ def test_killed_driver_resumes_exactly(cluster: str, tmp_path: Path,
     proc.send_signal(signal.SIGKILL)
     proc.wait(timeout=30)
     at_kill = _count(db)
+    print(f"killed after {time.monotonic() - end + 180:.1f} s with {at_kill} samples")
     assert 4 <= at_kill < PROBLEMS * N, at_kill  # killed mid-run, not after the end
     done = subprocess.run(cmd, env=ENV, capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, done.stderr[-3000:]
+    print(f"resumed in {time.monotonic() - end + 180:.1f} s")
     with sqlite3.connect(db) as conn:
         assert conn.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
         per_problem = conn.execute(
