@@ -54,6 +54,35 @@ def test_completions_and_chat_with_n(server: VLLMServer) -> None:
         assert all(c.finish_reason in ("stop", "length") for c in r.completions)
 
 
+def test_logprobs_of_completions_and_chat(server: VLLMServer) -> None:
+    """`--logprobs 3` through both endpoints: every choice carries the generator's own
+    log-likelihood (the stop token left out) and a top-3 entropy within [0, log 3]."""
+    import math
+
+    from reachscope.core.backends import GenerationParams as Params
+
+    params = Params(temperature=1.0, top_p=1.0, max_tokens=12, logprobs=3)
+    reqs = [Request(1, 0, 2, seed=5, prompt="What is 1 + 1?"),
+            Request(2, 0, 2, seed=6, messages=[{"role": "user", "content": "hi"}])]
+    with _backend([server.url]) as b:
+        results = list(b.generate(reqs, params))
+        plain = list(b.generate(reqs[:1], PARAMS))
+    assert len(results) == 2 and all(r.error is None for r in results)
+    for r in results:
+        for c in r.completions:
+            lp = c.logprobs
+            assert lp is not None
+            if c.finish_reason == "length":
+                assert lp.n_tokens == params.max_tokens
+            else:  # the stop token is generated but not counted
+                assert c.finish_reason == "stop" and lp.n_tokens < params.max_tokens
+            assert lp.sum_logprob <= 0 and math.isfinite(lp.sum_logprob)
+            if lp.n_tokens:
+                assert lp.mean_entropy is not None
+                assert 0 <= lp.mean_entropy <= math.log(3) + 1e-9
+    assert all(c.logprobs is None for r in plain for c in r.completions)
+
+
 def test_same_seed_same_samples(server: VLLMServer) -> None:
     req = [Request(1, 0, 2, seed=42, prompt="Solve x.")]
     with _backend([server.url]) as b:
