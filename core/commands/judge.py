@@ -212,7 +212,7 @@ def _summary(tally: Counter[str], failures: list[tuple[ReviewItem, str]], second
              interrupted: bool = False) -> None:
     done = sum(tally.values())
     head = "interrupted after" if interrupted else "judged"
-    labels = ", ".join(f"{tally[k]} {k}" for k in JUDGEMENTS if tally[k]) or "no label"
+    labels = ", ".join(f"{tally[k]} {k}" for k in JUDGEMENTS if tally[k]) or "no label read"
     click.echo(f"{head} {done} items in {seconds:.1f} s: {labels}")
     if failures:
         click.echo(f"  {tally[UNPARSED]} unparsed replies, {tally[REQUEST_FAILED]} failed "
