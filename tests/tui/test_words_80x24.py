@@ -98,3 +98,47 @@ async def test_problem_page_keeps_a_long_run_label_and_the_finish_reason_whole(
                    if line.startswith(" instruc") and "│" in line]  # not the header's run line
         assert answers and all(re.match(r" instruc…\s+\S+\s+\d+\s+[✓✗±]", a) for a in answers), \
             answers
+
+
+async def test_wide_compare_fits_long_labels_in_the_coverage_table(tmp_path: Path) -> None:
+    """At 120 and 160 columns Compare's side pane is narrow: 13-character labels made the
+    coverage table scroll sideways and hid `neither`; their headers now end in "…"."""
+    from reachscope.tui.widgets.coverage_table import CoverageTable
+
+    path = tmp_path / "demo.db"
+    shutil.copyfile(demo_db_path(), path)
+    db = open_db(path)
+    with db.atomic():
+        db.conn.execute("UPDATE runs SET label = 'qwen-base-7b1' WHERE label = 'base'")
+        db.conn.execute("UPDATE runs SET label = 'qwen-instruct' WHERE label = 'rl'")
+    db.close()
+    for size in ((120, 40), (160, 45), (80, 24)):
+        app = create_app(path, poll_interval=0)
+        async with app.run_test(size=size) as pilot:
+            await settle_screen(pilot)
+            assert isinstance(app.screen, CompareScreen)
+            table = app.screen.query_one(CoverageTable)
+            assert table.row_count == 2
+            pane = table.parent
+            assert table.virtual_size.width <= pane.content_size.width, size
+            assert table.max_scroll_x == 0, size
+            labels = [c.label.plain for c in table.ordered_columns]
+            assert labels[-1] == "neither"
+            if size == (80, 24):  # the pane is the screen's width: headers whole
+                assert labels[2:4] == ["only qwen-base-7b1", "only qwen-instruct"]
+            else:
+                assert labels[2].startswith("only qwen-") and labels[2].endswith("…")
+            assert "neither" in screen_text(app)
+
+
+def test_fit_headers_cuts_the_wider_label_first() -> None:
+    from reachscope.tui.widgets.coverage_table import fit_headers
+
+    heads = ["budget", "both", "only aaaaaaaaaaaa", "only bb", "neither"]
+    rows = [["all samples", "293", "5", "1", "1"]]
+    assert fit_headers(heads, rows, None) == heads
+    assert fit_headers(heads, rows, 200) == heads
+    out = fit_headers(heads, rows, 52)
+    assert out[2].endswith("…") and out[3] == "only bb"
+    widths = [max(len(h), len(r)) for h, r in zip(out, rows[0])]
+    assert sum(widths) + 2 * len(widths) <= 52

@@ -141,6 +141,10 @@ class CompareScreen(AppScreen):
         if self._generation not in (-1, self.app.generation):
             self.load_comparison()
 
+    def on_resize(self) -> None:
+        # The coverage headers are fitted to the side pane, whose width follows the screen's.
+        self.call_after_refresh(self.query_one(CoverageTable).refit)
+
     # -- workers ------------------------------------------------------------------------------
 
     @work(thread=True, exclusive=True, group="runs", exit_on_error=False)
