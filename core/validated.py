@@ -1,10 +1,12 @@
 """Validated pass@k of compared runs (issue 13): CoT-pass@k from the stored review labels.
 
-Reads every review queue that holds samples of a run (through store/review.py) and applies
-core/review.py's :func:`~reachscope.core.review.cot_pass_at_k` on the queue's problems, in
-three readings of the correct samples nobody judged: left out (the estimate, ``n' = n - (c -
-judged)``), counted invalid (a lower bound) and counted valid (an upper bound). Labels of
-several reviewers pool as core/review.py's ``judged_valid`` does (valid only if all agree).
+One reading of the labels for the report (`report --validated`) and the app (Compare's
+evidence view): per run, the problems of the review queues that hold it, each problem's
+``(n, c, judged, valid)`` with the labels of several reviewers pooled as core/review.py's
+:func:`~reachscope.core.review.judged_valid` pools them, and the curves of
+:func:`~reachscope.core.review.validated_estimate` on the problems with a judged sample: the
+estimate (each problem's judged valid fraction applied to its correct count), a lower bound
+(unjudged correct samples invalid) and an upper bound (valid).
 """
 
 from __future__ import annotations
@@ -13,76 +15,77 @@ from collections import Counter
 from dataclasses import dataclass
 
 import sqlite_utils
-from reachscope.store import review as store_review
+from reachscope.store.review import run_review_labels
 
 from .analysis import RunCounts
-from .metrics import FloatArray, pass_at_k_curve
-from .review import REVIEW_LABELS, cot_pass_at_k, judged_valid
+from .metrics import FloatArray
+from .review import REVIEW_LABELS, judged_valid, validated_estimate
+
+#: ``(n, c, judged, valid)`` of one problem.
+ReviewRow = tuple[int, int, int, int]
+
+
+def review_rows(db: sqlite_utils.Database, rc: RunCounts,
+                reviewer: str | None = None) -> tuple[set[int], list[ReviewRow]]:
+    """The problems of the queues holding a run, and ``(n, c, judged, valid)`` of each one the
+    run has counts on (problem order).
+
+    Args:
+        rc: the run's counts (as `analysis.compare` loaded them, with their grader).
+        reviewer: use only this reviewer's labels (default: the people's, pooled; a judge's
+            labels count only when named).
+    """
+    problems, by_sample, problem_of = run_review_labels(db, rc.run.id, rc.run.ref,
+                                                        REVIEW_LABELS)
+    if not problems:
+        return problems, []
+    labels: dict[str, dict[int, str]] = {}
+    for sid, per in by_sample.items():
+        for who, label in per.items():
+            labels.setdefault(who, {})[sid] = label
+    valid = judged_valid(labels, reviewer)
+    judged: Counter[int] = Counter(problem_of[s] for s in valid)
+    good: Counter[int] = Counter(problem_of[s] for s, ok in valid.items() if ok)
+    nc = dict(zip(rc.problem_ids, zip(rc.n.tolist(), rc.c.tolist())))
+    rows = [(n, c, min(judged[p], c), min(good[p], judged[p], c))
+            for p in sorted(problems) if p in nc for n, c in [nc[p]]]
+    return problems, rows
 
 
 @dataclass
 class ValidatedCurves:
-    """One run's curves on its reviewed problems, on the caller's k grid (NaN past n')."""
+    """One run's curves on its reviewed problems (at least one judged sample), on the caller's
+    k grid (NaN past n)."""
 
     key: str
-    problems: int
-    correct: int  # correct samples on the reviewed problems
+    problems: int  # reviewed problems
+    correct: int  # correct samples on them
     judged: int  # of those, samples with a judgement
     valid: int  # of those, judged valid
     plain: FloatArray  # pass@k on the reviewed problems
-    estimate: FloatArray  # CoT-pass@k, unjudged correct samples left out
+    estimate: FloatArray  # CoT-pass@k, the judged valid fraction applied to every correct sample
     lower: FloatArray  # unjudged correct samples counted invalid
     upper: FloatArray  # unjudged correct samples counted valid
 
 
-def _judgements(db: sqlite_utils.Database, run_id: int, run_ref: str,
-                reviewer: str | None) -> tuple[set[int], Counter[int], Counter[int]]:
-    """The reviewed problems of a run and, per problem, its judged and valid samples."""
-    problems: set[int] = set()
-    judged: Counter[int] = Counter()
-    good: Counter[int] = Counter()
-    for queue in store_review.list_queues(db):
-        if run_ref not in queue.params.get("runs", []):
-            continue
-        problems |= set(queue.selection.get("problems", []))
-        notes = store_review.queue_labels(db, queue.id, REVIEW_LABELS)
-        valid = judged_valid({r: {s: ln[0] for s, ln in per.items()} for r, per in notes.items()},
-                             reviewer)
-        after = -1
-        while page := store_review.queue_items(db, queue.id, after, 1000):
-            after = page[-1].position
-            for item in page:
-                if item.run_id == run_id and item.sample_id in valid:
-                    judged[item.problem_id] += 1
-                    good[item.problem_id] += valid[item.sample_id]
-    return problems, judged, good
-
-
 def validated_curves(db: sqlite_utils.Database, counts: list[RunCounts], keys: list[str],
                      ks: list[int], reviewer: str | None = None) -> list[ValidatedCurves]:
-    """The validated curves of each run with at least one judged sample (none: empty list).
+    """The validated curves of each run with at least one judged sample (none: empty list),
+    as `report --validated` computes them (without its bootstrap interval).
 
     Args:
         counts: the runs' counts (as `analysis.compare` loaded them, with their grader).
         keys: a name per run.
-        reviewer: use only this reviewer's labels (default: every reviewer's, pooled).
+        reviewer: see :func:`review_rows`.
     """
     out: list[ValidatedCurves] = []
     for rc, key in zip(counts, keys):
-        problems, judged, good = _judgements(db, rc.run.id, rc.run.ref, reviewer)
-        if not sum(judged.values()):
+        _, rows = review_rows(db, rc, reviewer)
+        est = validated_estimate(rows, ks, resamples=0)
+        if est is None:
             continue
-        nc = dict(zip(rc.problem_ids, zip(rc.n.tolist(), rc.c.tolist())))
-        rows = [(n, c, min(judged[p], c), min(good[p], judged[p], c))
-                for p in sorted(problems) if p in nc for n, c in [nc[p]]]
-        if not rows:
-            continue
-        ns, cs = [r[0] for r in rows], [r[1] for r in rows]
-        # Counted valid: every unjudged correct sample joins the judged ones, all of them valid.
-        upper_rows = [(n, c, c, v + c - j) for n, c, j, v in rows]
         out.append(ValidatedCurves(
-            key=key, problems=len(rows), correct=sum(cs), judged=sum(r[2] for r in rows),
-            valid=sum(r[3] for r in rows), plain=pass_at_k_curve(ns, cs, ks),
-            estimate=cot_pass_at_k(rows, ks, "exclude"), lower=cot_pass_at_k(rows, ks, "invalid"),
-            upper=cot_pass_at_k(upper_rows, ks, "exclude")))
+            key=key, problems=est.problems, correct=est.correct, judged=est.judged,
+            valid=est.valid, plain=est.plain, estimate=est.estimate, lower=est.lower,
+            upper=est.upper))
     return out

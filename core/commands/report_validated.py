@@ -10,17 +10,16 @@ core/review.py (:func:`~reachscope.core.review.validated_estimate`).
 from __future__ import annotations
 
 import math
-from collections import Counter
 from dataclasses import dataclass
 from typing import Any
 
 import sqlite_utils
-from reachscope.store.review import run_review_labels
 from rich.console import Console
 from rich.table import Table
 
 from ..analysis import Comparison
-from ..review import REVIEW_LABELS, ValidatedEstimate, judged_valid, validated_estimate
+from ..review import ValidatedEstimate, validated_estimate
+from ..validated import review_rows
 
 
 @dataclass
@@ -38,20 +37,9 @@ def validated_of(conn: sqlite_utils.Database, cmp: Comparison, ks: list[int],
     """Every compared run that some review queue holds (none: empty list)."""
     out: list[ValidatedRun] = []
     for rc, key in zip(cmp.runs, cmp.keys):
-        problems, by_sample, problem_of = run_review_labels(conn, rc.run.id, rc.run.ref,
-                                                            REVIEW_LABELS)
+        problems, rows = review_rows(conn, rc, reviewer)
         if not problems:
             continue
-        labels: dict[str, dict[int, str]] = {}
-        for sid, per in by_sample.items():
-            for who, label in per.items():
-                labels.setdefault(who, {})[sid] = label
-        valid = judged_valid(labels, reviewer)
-        judged: Counter[int] = Counter(problem_of[s] for s in valid)
-        good: Counter[int] = Counter(problem_of[s] for s, ok in valid.items() if ok)
-        nc = dict(zip(rc.problem_ids, zip(rc.n.tolist(), rc.c.tolist())))
-        rows = [(n, c, min(judged[p], c), min(good[p], judged[p], c))
-                for p in sorted(problems) if p in nc for n, c in [nc[p]]]
         out.append(ValidatedRun(key, len(problems), sum(r[1] > 0 for r in rows),
                                 validated_estimate(rows, ks, resamples, seed=seed)))
     return out

@@ -5,6 +5,7 @@ runs on the dataset, and the PPL histogram counts every stored score."""
 
 from __future__ import annotations
 
+import json
 import math
 from pathlib import Path
 
@@ -16,7 +17,7 @@ from reachscope.core.browse import format_number
 from reachscope.core.cli import cli
 from reachscope.core.evidence import accuracy_bin, budget_differences
 from reachscope.core.evidence_report import evidence
-from reachscope.core.review import cot_pass_at_k
+from reachscope.core.review import cot_pass_at_k, pass_at_k_real
 from reachscope.core.trajectory import trajectory
 from reachscope.store import RunSpec, SampleIn, open_db
 from reachscope.store import review as store_review
@@ -344,11 +345,23 @@ async def test_validated_curve_beside_the_plain_one(steps_db: Path) -> None:
         valid = {p: int(rl_items[0].problem_id == p) for p in nc}
         hand = [(n, c, judged[p], valid[p]) for p in queue.selection["problems"] if p in nc
                 for n, c in [nc[p]]]
-        estimate = cot_pass_at_k(hand, cmp.ks, "exclude")
+        # The issue's estimate, on the problems with a judged sample, as report --validated
+        # gives it: each problem's valid fraction of its judged samples applied to its c.
+        hand = [h for h in hand if h[2] > 0]
+        estimate = np.array([np.mean([pass_at_k_real(n, c * v / j, k) for n, c, j, v in hand])
+                             for k in cmp.ks])
         plain = metrics.pass_at_k_curve([h[0] for h in hand], [h[1] for h in hand], cmp.ks)
         lower = cot_pass_at_k(hand, cmp.ks, "invalid")[0]
-        upper = cot_pass_at_k([(n, c, c, v + c - j) for n, c, j, v in hand], cmp.ks)[0]
+        upper = metrics.pass_at_k_curve([n for n, *_ in hand],
+                                        [v + c - j for n, c, j, v in hand], cmp.ks)[0]
         assert lower <= estimate[0] <= upper and not math.isnan(estimate[0])
+        report = CliRunner().invoke(cli, ["report", str(steps_db), "--runs", "base",
+                                          "--runs", "rl-step400", "--validated", "--format",
+                                          "json"], catch_exceptions=False)
+        assert report.exit_code == 0, report.output
+        shown = json.loads(report.output)["validated"]["runs"]["rl-step400"]
+        assert shown["reviewed"] == len(hand)
+        assert shown["estimate"][0] == pytest.approx(estimate[0], rel=1e-12)
 
         await press_keys(pilot, "ctrl+r")  # re-read: the labels are there
         header = [str(c.label) for c in table.columns.values()]
