@@ -49,7 +49,7 @@ def reachscope(args: list[str]) -> None:
 
 
 def build(out: Path, n: int, problems: int | None, backend: str, quiet: bool,
-          score: bool = False, score_first: int = 32) -> None:
+          score: bool = False, score_first: int = 0) -> None:
     """Build the demo database at ``out`` (replacing it atomically)."""
     from reachscope.store import open_db
 
@@ -80,6 +80,12 @@ def build(out: Path, n: int, problems: int | None, backend: str, quiet: bool,
                         "--scorer", f"base={MODELS / 'base'}", "--scorer", f"rl={MODELS / 'rl'}",
                         *(["--first", str(score_first)] if score_first else []),
                         *(["--quiet"] if quiet else [])])
+        # A reasoning-review queue (the paper's selection: problems some run solves with
+        # accuracy in (0, 0.05]), labelled by the lab's step checker, not by a person.
+        reachscope(["review", str(tmp), "--runs", "base", "rl", "--max-accuracy", "0.05",
+                    "--per-problem", "4"])
+        subprocess.run([sys.executable, "-m", "sample_db.lab.stepcheck", str(tmp)], check=True,
+                       cwd=HERE.parent)
         # Answer clusters under the math grader's equivalence, and the maj@k cache the report
         # reads (sampling did both per model; this covers what is left, e.g. the import).
         reachscope(["grade", str(tmp), "--cluster-only"])
@@ -113,9 +119,10 @@ def main() -> None:
     parser.add_argument("--quiet", action="store_true", help="no progress bars")
     parser.add_argument("--score", action="store_true",
                         help="also score both lab runs under both lab models (hf)")
-    parser.add_argument("--score-first", type=int, default=32, metavar="N",
-                        help="with --score: the first N samples of each problem (the committed "
-                             "demo has 32: 38,400 scores, about 2 minutes on 2 cores); 0 = all")
+    parser.add_argument("--score-first", type=int, default=0, metavar="N",
+                        help="with --score: only the first N samples of each problem (default "
+                             "0 = all: the committed demo's 307,200 scores, about 7 minutes on 2 "
+                             "quiet cores)")
     args = parser.parse_args()
     if args.fast:
         args.n, args.problems, args.backend = 8, args.problems or 6, "hf"

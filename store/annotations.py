@@ -105,6 +105,19 @@ def labelled_samples(db: sqlite_utils.Database, sample_ids: list[int]) -> set[in
     return out
 
 
+def labels_of_samples(db: sqlite_utils.Database, sample_ids: list[int],
+                      reviewer: str) -> dict[int, str]:
+    """``reviewer``'s current label on each of ``sample_ids`` that has one."""
+    out: dict[int, str] = {}
+    for i in range(0, len(sample_ids), 500):  # stay under SQLite's variable limit
+        chunk = sample_ids[i : i + 500]
+        marks = ", ".join("?" * len(chunk))
+        out.update((int(sid), str(label)) for sid, label in db.execute(
+            f"SELECT sample_id, label FROM annotations WHERE reviewer = ? AND sample_id IN "
+            f"({marks})", [reviewer, *chunk]))
+    return out
+
+
 def run_annotations(
     db: sqlite_utils.Database, run_id: int, label: str | None = None, limit: int = 1000
 ) -> list[dict[str, Any]]:

@@ -176,7 +176,8 @@ def test_evidence_answers_transitions_equal_the_report(demo: Path, report: dict)
     assert dse["value"].item() == pytest.approx(pair["efficiency_gap"]["gap"])
     assert tr.values.tolist() == pair["accuracy_transitions"]["counts"]
     assert tr.index.tolist() == pair["accuracy_transitions"]["labels"]
-    assert annotations.empty and "label" in annotations.columns
+    # The demo's only labels: the lab step checker's, on its review queue.
+    assert set(annotations["reviewer"]) == {"step-checker"} and "label" in annotations.columns
 
 
 def test_trajectory_equals_report_trajectory(demo: Path) -> None:

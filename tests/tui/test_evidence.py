@@ -19,6 +19,7 @@ from reachscope.core.evidence import accuracy_bin, budget_differences
 from reachscope.core.evidence_report import evidence
 from reachscope.core.review import cot_pass_at_k, pass_at_k_real
 from reachscope.core.trajectory import trajectory
+from reachscope.core.validated import validated_curves
 from reachscope.store import RunSpec, SampleIn, open_db
 from reachscope.store import review as store_review
 from reachscope.store import scores as store_scores
@@ -100,10 +101,19 @@ async def test_evidence_shows_the_reports_figures(tmp_path: Path, size: tuple[in
                            f"[{ci.low:+.3f}, {ci.high:+.3f}]"]
         curves = rows(screen.query_one("#evidence-curves", DataTable))
         assert [r[0] for r in curves] == [str(k) for k in cmp.ks]
+        # The demo's review queue carries the lab step checker's labels: each run's plain and
+        # CoT-pass@k on its reviewed problems follow, as report --validated computes them.
+        db = open_db(path, read_only=True)
+        validated = validated_curves(db, cmp.runs, cmp.keys, cmp.ks)
+        db.close()
+        assert [v.key for v in validated] == ["base", "rl"]
         for i, row in enumerate(curves):
             expected = []
             for r in ev.runs:
                 expected += [f"{cmp.curves[r.key][i]:.3f}", f"{r.maj_at_k[i]:.3f}"]
+            for v in validated:
+                expected += [format_number(float(v.plain[i])),
+                             format_number(float(v.estimate[i]))]
             assert row[1:] == expected
         plotted = screen.plotted
         assert list(plotted) == ["pass A", "maj A", "pass B", "maj B"]
@@ -255,7 +265,8 @@ async def test_ppl_histogram_counts_every_score(tmp_path: Path, size: tuple[int,
                 [-s.mean_logprob for s in store_scores.scored_samples(db, runs[label].id,
                                                                       scorer.id)])
     db.close()
-    assert len(values) == 4 and all(v.size == 32 * 300 for v in values.values())
+    # The demo scores every lab sample (300 problems x 256) under both lab models.
+    assert len(values) == 4 and all(v.size == 256 * 300 for v in values.values())
     app = create_app(path, poll_interval=0)
     async with app.run_test(size=size) as pilot:
         await press_keys(pilot, "l")

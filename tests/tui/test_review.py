@@ -14,8 +14,9 @@ from click.testing import CliRunner
 from reachscope.core.cli import cli
 from reachscope.core.review import cohen_kappa
 from reachscope.store import open_db
-from reachscope.store.annotations import set_label
+from reachscope.store.annotations import delete_label, run_annotations, set_label
 from reachscope.store.review import get_queue, queue_items
+from reachscope.store.runs import list_runs
 from reachscope.tui.app import create_app
 from reachscope.tui.screens.review import NO_QUEUE, ReviewScreen
 from reachscope.tui.screens.review_queues import QueuePicker
@@ -28,9 +29,19 @@ from .test_viewer_safety import content_digest, journal_mode
 
 def build_queue(path: Path, *extra: str) -> None:
     """`reachscope review` on the demo's lab-arith runs, then the file back to its journal mode
-    (the build is a writer and switches it to WAL; the app must not)."""
+    (the build is a writer and switches it to WAL; the app must not).
+
+    The demo ships a queue of the same name labelled by the lab's step checker: these tests
+    start from an unlabelled queue, so the copy loses those labels and the queue is rebuilt
+    (``--replace``) with this selection."""
+    db = open_db(path)
+    for run in list_runs(db):
+        for a in run_annotations(db, run.id):
+            if a["reviewer"] == "step-checker":
+                delete_label(db, a["sample_id"], "step-checker")
+    db.close()
     result = CliRunner().invoke(cli, ["review", str(path), "--runs", "base", "rl",
-                                      "--max-accuracy", "0.3", *extra],
+                                      "--max-accuracy", "0.3", "--replace", *extra],
                                 catch_exceptions=False)
     assert result.exit_code == 0, result.output
     gc.collect()  # the command leaves its connection to the process's exit
@@ -196,8 +207,9 @@ async def test_read_only_session_refuses_labels(queue_db: Path) -> None:
     assert labels_of(queue_db) == before
 
 
-async def test_without_a_queue_the_screen_says_how_to_build_one(tmp_path: Path) -> None:
-    app = create_app(demo_copy(tmp_path), poll_interval=0, reviewer="ada")
+async def test_without_a_queue_the_screen_says_how_to_build_one(db_path: Path) -> None:
+    # The small fixture database (base and rl, no queue): the demo ships one.
+    app = create_app(db_path, poll_interval=0, reviewer="ada")
     async with app.run_test(size=(80, 24)) as pilot:
         await press_keys(pilot, "R", "v")
         assert isinstance(app.screen, ReviewScreen)
