@@ -29,7 +29,8 @@ class BackendOption:
         name: the option with underscores (``tp`` is ``--tp``); backends that declare the same
             name share one option and must agree on its type.
         param: the constructor keyword it sets (default: ``name``).
-        type: ``int``, ``float`` or ``str``: what the command line value is converted to.
+        type: ``int``, ``float`` or ``str``: what the command line value is converted to;
+            ``bool``: a flag (``True`` when given).
         help: one line for ``--help`` (the backend names and the default are added).
         multiple: may be repeated; the backend receives a list.
         envvar: environment variable read when the option is not given.
@@ -223,6 +224,26 @@ class Backend(abc.ABC):
 
     def render_chat(self, messages: list[dict[str, str]]) -> str | None:
         """The exact prompt text a chat request becomes, where the backend can tell."""
+        return None
+
+    @classmethod
+    def grading_pool(cls, grader: str, workers: int | None, grader_options: dict[str, Any],
+                     options: dict[str, Any]) -> Any | None:
+        """A started grader executor to use instead of the local grading pool, or None.
+
+        It has the interface of :class:`~reachscope.core.graders.GradingPool` that a sampling
+        run uses (``submit_batch``, ``same_answers``, ``close``, ``grader_name``,
+        ``grader_version``).
+
+        Args:
+            grader: the run's grader name.
+            workers: ``--grade-workers``.
+            grader_options: the grader's options.
+            options: the backend's constructor keywords (its command-line options).
+
+        Raises:
+            ValueError: unknown grader or bad options.
+        """
         return None
 
     def provenance(self) -> dict[str, Any]:

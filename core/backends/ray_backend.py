@@ -60,6 +60,7 @@ class RayBackend(Backend):
         ray_batch_size: rows per engine-stage batch (also how often results stream back).
         seed: engine seed (each sample carries its own seed too).
         engine_args: further vLLM engine keyword arguments.
+        grade_on_cluster: samples are graded on the cluster (see :meth:`grading_pool`).
     """
 
     name = "ray"
@@ -72,6 +73,8 @@ class RayBackend(Backend):
         BackendOption("dtype", type=str, help="model dtype: auto, bfloat16, float32..."),
         BackendOption("max_model_len", type=int, help="context length"),
         BackendOption("ray_batch_size", type=int, help="rows per replica batch"),
+        BackendOption("grade_on_cluster", type=bool,
+                      help="grade on Ray actors (same graders, timeouts, sandbox)"),
     )
     run_seed_param = "seed"
 
@@ -86,6 +89,7 @@ class RayBackend(Backend):
         ray_batch_size: int = 32,
         seed: int = 0,
         engine_args: dict[str, Any] | None = None,
+        grade_on_cluster: bool = False,
     ) -> None:
         # Workers do not share the driver's working directory: name a local model absolutely.
         super().__init__(str(Path(model).resolve()) if Path(model).is_dir() else model)
@@ -101,6 +105,7 @@ class RayBackend(Backend):
         if max_model_len is not None:
             self.engine_args["max_model_len"] = max_model_len
         self.engine_args.update(engine_args or {})
+        self.grade_on_cluster = grade_on_cluster
         self._ray: Any = None
         self._started_ray = False
         self._cluster: dict[str, Any] = {}
@@ -130,23 +135,32 @@ class RayBackend(Backend):
                                f"{self.replicas + 1} CPUs on the cluster; it has {cpus}")
 
     def _connect(self, ray: Any) -> None:
-        # Replica logs stay in Ray's session files: failures come back per row, not on stderr.
-        kwargs: dict[str, Any] = {"log_to_driver": False, "include_dashboard": False,
-                                  "logging_level": logging.WARNING}
-        # "local" forces a new instance: a bare ray.init() joins the cluster this machine last
-        # started with `ray start`, which may be gone (its GCS would be waited for, for minutes).
-        target = _resolve_auto() if self.address == "auto" else self.address
-        _reachable(target)
-        kwargs["address"] = target
-        try:
-            ray.init(**kwargs)
-        except (ConnectionError, ValueError, RuntimeError) as exc:
-            first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-            hint = "; start one with `ray start --head` or use --ray-address local" \
-                if self.address == "auto" else ""
-            raise BackendError(f"ray backend: cannot connect to Ray at {self.address!r}: "
-                               f"{first}{hint}") from exc
+        _connect(ray, self.address)
         self._started_ray = True
+
+    @classmethod
+    def grading_pool(cls, grader: str, workers: int | None, grader_options: dict[str, Any],
+                     options: dict[str, Any]) -> Any | None:
+        """With ``grade_on_cluster``, a :class:`~.ray_grading.ClusterGradingPool` on the
+        cluster of ``options["ray_address"]`` (connected here when Ray is not yet)."""
+        if not options.get("grade_on_cluster"):
+            return None
+        from ..graders import get_grader
+        from .ray_grading import ClusterGradingPool
+
+        get_grader(grader, **{k: v for k, v in grader_options.items() if v is not None})
+        address = options.get("ray_address", "auto")
+        check_address(address)
+        ray = _import_ray()
+        owns = not ray.is_initialized()
+        if owns:
+            _connect(ray, address)
+        try:
+            return ClusterGradingPool(ray, grader, workers, grader_options, owns_ray=owns)
+        except BaseException:
+            if owns:
+                ray.shutdown()
+            raise
 
     def _check_versions(self, versions: dict[str, str]) -> None:
         pair = (_minor(versions.get("ray")), _minor(versions.get("vllm")))
@@ -243,6 +257,7 @@ class RayBackend(Backend):
             "engine_args": self.engine_args,
             "replicas": self.replicas,
             "ray_batch_size": self.batch_size,
+            "grade_on_cluster": self.grade_on_cluster,
             "cluster": self._cluster,
             "gpu": None,
             "versions": {**package_versions(("reachscope", "transformers", "tokenizers")),
@@ -310,6 +325,26 @@ def check_address(address: str) -> None:
         return
     raise BackendError(f"ray backend: --ray-address {address!r} is not auto, local, "
                        f"ray://host:port or host:port")
+
+
+def _connect(ray: Any, address: str) -> None:
+    """Join (or start, for ``local``) the Ray instance of ``address``."""
+    # Replica logs stay in Ray's session files: failures come back per row, not on stderr.
+    kwargs: dict[str, Any] = {"log_to_driver": False, "include_dashboard": False,
+                              "logging_level": logging.WARNING}
+    # "local" forces a new instance: a bare ray.init() joins the cluster this machine last
+    # started with `ray start`, which may be gone (its GCS would be waited for, for minutes).
+    target = _resolve_auto() if address == "auto" else address
+    _reachable(target)
+    kwargs["address"] = target
+    try:
+        ray.init(**kwargs)
+    except (ConnectionError, ValueError, RuntimeError) as exc:
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        hint = "; start one with `ray start --head` or use --ray-address local" \
+            if address == "auto" else ""
+        raise BackendError(f"ray backend: cannot connect to Ray at {address!r}: "
+                           f"{first}{hint}") from exc
 
 
 def _reachable(address: str, timeout: float = 5.0) -> None:

@@ -134,9 +134,12 @@ class SampleCommand(click.Command):
                 if opt.name in own:  # a registry mistake: say so rather than shadow the option
                     raise RuntimeError(f"backends {'/'.join(cli.backends)} declare {opt.flag}, "
                                        f"an option of `sample` itself; rename theirs")
+                # A bool option is a flag; left out it stays None, so it is not passed.
+                shape: dict[str, Any] = {"is_flag": True} if opt.type is bool else \
+                    {"type": opt.type, "multiple": opt.multiple}
                 params.append(click.Option(
-                    [opt.flag], type=opt.type, multiple=opt.multiple, default=None,
-                    envvar=opt.envvar, show_envvar=opt.envvar is not None, help=cli.help,
+                    [opt.flag], default=None, envvar=opt.envvar,
+                    show_envvar=opt.envvar is not None, help=cli.help, **shape,
                 ))
             self._backend_params = (key, params)
         return self._backend_params[1]

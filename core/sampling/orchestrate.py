@@ -104,13 +104,24 @@ def _cluster_answers(db: sqlite_utils.Database, pool: Any, outcome: ModelOutcome
 def _open_pool(grader: str, config: SampleConfig) -> Any:
     if grader == "none":
         return None
+    from ..backends import backend_class
     from ..graders import GradingPool
 
     try:
-        pool = GradingPool(grader, workers=config.grade_workers, options=config.grader_options)
-    except ValueError as exc:  # unknown grader or bad options
+        cls = backend_class(config.backend)
+    except BackendError:  # reported per model when the backend is built
+        cls = None
+    try:
+        # A backend may grade elsewhere (the ray backend's --grade-on-cluster).
+        pool = None if cls is None else cls.grading_pool(
+            grader, config.grade_workers, dict(config.grader_options),
+            dict(config.backend_options))
+        if pool is None:
+            pool = GradingPool(grader, workers=config.grade_workers,
+                               options=config.grader_options)
+            pool.__enter__()
+    except (ValueError, BackendError) as exc:  # unknown grader, bad options, no cluster
         raise SamplingError(str(exc)) from exc
-    pool.__enter__()
     return pool
 
 

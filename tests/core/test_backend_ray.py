@@ -109,13 +109,35 @@ def _samples(db: Path, label: str) -> dict[tuple[int, int], tuple[str, int, str]
     return {(r[0], r[1]): (r[2], r[3], r[4]) for r in rows}
 
 
-def test_ray_run_gives_the_vllm_backends_samples(cluster: str, tmp_path: Path,
-                                                 lab10: Path) -> None:
+def _count_submissions(monkeypatch: pytest.MonkeyPatch) -> list[tuple[str, int]]:
+    """Spy on the driver's grader executors (they still grade): (where, tasks) per batch."""
+    from reachscope.core.backends.ray_grading import ClusterGradingPool
+    from reachscope.core.graders import GradingPool
+
+    seen: list[tuple[str, int]] = []
+    for where, cls in (("cluster", ClusterGradingPool), ("local", GradingPool)):
+        def spy(self: object, tasks: list, _real=cls.submit_batch, _where=where) -> object:
+            tasks = list(tasks)
+            seen.append((_where, len(tasks)))
+            return _real(self, tasks)
+        monkeypatch.setattr(cls, "submit_batch", spy)
+    return seen
+
+
+def test_ray_run_gives_the_vllm_backends_samples(cluster: str, tmp_path: Path, lab10: Path,
+                                                 monkeypatch: pytest.MonkeyPatch) -> None:
     """Same seeds, same samples: one Ray row per sample seeded s + i draws what vLLM's n-sample
-    request seeded s gives its child i. The too-long problem is a per-problem error in both."""
+    request seeded s gives its child i. The too-long problem is a per-problem error in both.
+    The ray run grades on the cluster (``grade_on_cluster``), the vllm run in the driver."""
+    seen = _count_submissions(monkeypatch)
     db = tmp_path / "same.db"
-    [by_ray] = run_sampling(_config(db, lab10, "ray", "ray", {**ENGINE, "ray_batch_size": 8}))
+    [by_ray] = run_sampling(_config(db, lab10, "ray", "ray", {**ENGINE, "ray_batch_size": 8,
+                                                              "grade_on_cluster": True}))
+    assert {w for w, _ in seen} == {"cluster"} and sum(n for _, n in seen) == PROBLEMS * N
+    seen.clear()
     [by_vllm] = run_sampling(_config(db, lab10, "vllm", "vllm", ENGINE))
+    assert {w for w, _ in seen} == {"local"} and sum(n for _, n in seen) == PROBLEMS * N
+    seen.clear()
     for outcome in (by_ray, by_vllm):
         assert outcome.written == PROBLEMS * N and outcome.status == "failed"
         [error] = outcome.errors  # one message for the problem's 8 samples
@@ -129,11 +151,60 @@ def test_ray_run_gives_the_vllm_backends_samples(cluster: str, tmp_path: Path,
         prov = json.loads(conn.execute(
             "SELECT provenance FROM runs WHERE label = 'ray'").fetchone()[0])
     assert graded == (2 * PROBLEMS * N, 2 * PROBLEMS * N)
+    # Graded on Ray actors (the ray run) and in the driver's pool (the vllm run): same samples,
+    # same grades, each sample graded once.
+    assert _grades(db, "ray") == _grades(db, "vllm")
+    assert any(answer for _, answer in _grades(db, "ray").values())
     backend = prov["sessions"][-1]["backend"]
+    assert backend["grade_on_cluster"] is True
     assert backend["replicas"] == 1 and backend["cluster"]["nodes"] == 1
     assert backend["cluster"]["gpus_per_node"] == [1]
     assert backend["cluster"]["gcs_address"] == cluster
     assert prov["versions"]["ray"] == ray.__version__ and prov["versions"]["vllm"]
+    _rerun_grades_the_ungraded_on_the_cluster(db, lab10, _grades(db, "vllm"))
+    assert seen == [("cluster", PROBLEMS * N // 2)]
+
+
+def _rerun_grades_the_ungraded_on_the_cluster(db: Path, lab10: Path, expected: dict) -> None:
+    """Samples stored ungraded (a driver killed before their grades came back) are graded on
+    the cluster by a rerun that generates nothing, once each, as local grading graded them."""
+    data = db.parent / "rerun" / lab10.name  # same dataset name, without the too-long problem
+    data.parent.mkdir()
+    data.write_text("".join(lab10.read_text().splitlines(keepends=True)[:PROBLEMS]))
+    with sqlite3.connect(db) as conn:
+        conn.execute("DELETE FROM grades WHERE sample_id IN (SELECT s.id FROM samples s "
+                     "JOIN runs r ON r.id = s.run_id WHERE r.label = 'ray' "
+                     "AND s.sample_idx % 2 = 0)")
+    assert len(_grades(db, "ray")) == PROBLEMS * N // 2
+    [rerun] = run_sampling(_config(db, data, "ray", "ray", {**ENGINE, "grade_on_cluster": True}))
+    assert (rerun.planned, rerun.written, rerun.graded) == (0, 0, PROBLEMS * N // 2)
+    assert rerun.status == "finished" and not rerun.grade_errors and not rerun.errors
+    assert _grades(db, "ray") == expected
+    with sqlite3.connect(db) as conn:
+        graded = conn.execute("SELECT count(*), count(DISTINCT sample_id) FROM grades").fetchone()
+    assert graded == (2 * PROBLEMS * N, 2 * PROBLEMS * N)
+
+
+def _grades(db: Path, label: str) -> dict[tuple[int, int], tuple[str, str | None]]:
+    with sqlite3.connect(db) as conn:
+        rows = conn.execute(
+            "SELECT p.idx, s.sample_idx, g.verdict, g.answer FROM grades g "
+            "JOIN samples s ON s.id = g.sample_id JOIN runs r ON r.id = s.run_id "
+            "JOIN problems p ON p.id = s.problem_id WHERE r.label = ?", [label]).fetchall()
+    return {(r[0], r[1]): (r[2], r[3]) for r in rows}
+
+
+def test_grade_on_cluster_is_a_ray_flag() -> None:
+    from click.testing import CliRunner
+    from reachscope.core.backends.registry import BackendOptionError, backend_kwargs
+    from reachscope.core.cli import cli
+
+    assert backend_kwargs("ray", {"grade_on_cluster": True}, 0)["grade_on_cluster"] is True
+    assert "grade_on_cluster" not in backend_kwargs("ray", {"grade_on_cluster": None}, 0)
+    with pytest.raises(BackendOptionError, match="--grade-on-cluster applies to ray"):
+        backend_kwargs("vllm", {"grade_on_cluster": True}, 0)
+    help_text = CliRunner().invoke(cli, ["sample", "--help"]).output
+    assert "--grade-on-cluster " in help_text and "--grade-on-cluster BOOLEAN" not in help_text
 
 
 def _cli(db: Path, data: Path, address: str) -> list[str]:
