@@ -9,6 +9,7 @@ core formulas (not from what the screens computed).
 from __future__ import annotations
 
 import math
+import sqlite3
 from pathlib import Path
 
 from reachscope.core import answers as core_answers
@@ -29,6 +30,18 @@ from reachscope.tui.screens.problems import ProblemsScreen
 from textual.widgets import DataTable
 
 from .helpers import demo_copy, press_keys, screen_text, settle
+
+
+def _demo_scored_first(tmp_path: Path, first: int = 32) -> Path:
+    """A demo copy whose lab samples are scored only for indices below ``first`` (the demo
+    scores them all), so that scored and unscored samples sit side by side."""
+    path = demo_copy(tmp_path)
+    conn = sqlite3.connect(path)
+    with conn:
+        conn.execute("DELETE FROM scores WHERE sample_id IN "
+                     "(SELECT id FROM samples WHERE sample_idx >= ?)", [first])
+    conn.close()
+    return path
 
 
 def _report_answers(path: Path, label: str) -> dict[int, core_answers.AnswerDistribution]:
@@ -53,7 +66,7 @@ def _scores(path: Path, sample_ids: list[int]) -> dict[str, dict[int, store_scor
 
 
 async def test_problem_header_and_ppl_columns_on_the_demo(tmp_path: Path) -> None:
-    path = demo_copy(tmp_path)
+    path = _demo_scored_first(tmp_path)
     app = create_app(path, poll_interval=0)
     async with app.run_test(size=(80, 24)) as pilot:
         await press_keys(pilot, "p", "enter")  # problem #0 of the lab: base 218/256, rl 256/256
@@ -74,7 +87,7 @@ async def test_problem_header_and_ppl_columns_on_the_demo(tmp_path: Path) -> Non
         scores = _scores(path, [s.id for s in screen.samples])
         own = [v.mean_entropy for v in scores["base"].values()
                if v.sample_id in set(ids) and v.mean_entropy is not None]
-        assert len(own) == 32  # the demo scores the first 32 samples of each problem
+        assert len(own) == 32  # this copy keeps the scores of the first 32 samples only
         assert f"tok H {sum(own) / len(own):.2f}" in text
         # A PPL column per scorer; the first row (base #0) shows exp(-mean log-prob).
         assert "ppl base" in text and "ppl rl" in text
@@ -92,7 +105,7 @@ async def test_problem_header_and_ppl_columns_on_the_demo(tmp_path: Path) -> Non
 
 
 async def test_samples_sort_by_ppl_under_each_scorer(tmp_path: Path) -> None:
-    path = demo_copy(tmp_path)
+    path = _demo_scored_first(tmp_path)
     app = create_app(path, poll_interval=0)
     async with app.run_test(size=(80, 24)) as pilot:
         await press_keys(pilot, "p", "enter")
@@ -310,7 +323,7 @@ async def test_confidently_wrong_matches_the_report_on_the_demo(tmp_path: Path) 
 
 
 async def test_ppl_order_stays_from_one_problem_to_the_next(tmp_path: Path) -> None:
-    app = create_app(demo_copy(tmp_path), poll_interval=0)
+    app = create_app(_demo_scored_first(tmp_path), poll_interval=0)
     async with app.run_test(size=(80, 24)) as pilot:
         await press_keys(pilot, "p", "enter", "o", "o")  # PPL under base, highest first
         screen = app.screen
