@@ -56,8 +56,9 @@ def queue_db(tmp_path: Path) -> Path:
     """The lab runs' first 8 problems x 8 samples, with a queue of 2 correct samples per
     (run, problem) of every solved problem."""
     db = lab_copy(tmp_path / "lab.db", problems=8, per_problem=8)
+    # --replace: the demo (and so this copy) ships a queue of the same name.
     out = CliRunner().invoke(cli, ["review", str(db), "--runs", "base", "rl", "--max-accuracy",
-                                   "1", "--per-problem", "2"])
+                                   "1", "--per-problem", "2", "--replace"])
     assert out.exit_code == 0, out.output
     return db
 
