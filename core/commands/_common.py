@@ -46,6 +46,12 @@ def open_existing(path: Path, read_only: bool = True) -> sqlite_utils.Database:
     return open_db(path, read_only=read_only)
 
 
+def split_refs(*specs: str) -> tuple[str, ...]:
+    """Run labels (or checkpoint orders) given as repeated options, arguments or comma lists
+    (``--runs base --runs rl``, ``base rl``, ``base,rl``), in order, empty parts dropped."""
+    return tuple(ref for spec in specs for ref in spec.split(",") if ref)
+
+
 db_argument = click.argument("db", type=click.Path(dir_okay=False, path_type=Path))
 
 #: A DB argument that may be left out: the command then reads the shipped demo database.

@@ -13,7 +13,7 @@ from reachscope.store.runs import list_runs
 
 from .. import export
 from ..analysis import choose_runs
-from ._common import db_argument, open_existing, user_errors
+from ._common import db_argument, open_existing, split_refs, user_errors
 
 
 @click.command("export")
@@ -48,7 +48,7 @@ def export_command(db: Path, what: str, fmt: str | None, out: Path, run_refs: tu
     fmt = export.format_for(out, fmt)
     conn = open_existing(db)
     stream_reads(conn)
-    refs = tuple(r for spec in run_refs for r in spec.split(",") if r)
+    refs = split_refs(*run_refs)
     if what == "report":
         from .report import parse_ks
 

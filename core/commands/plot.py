@@ -10,7 +10,7 @@ import click
 from reachscope.store import Run
 
 from .. import figures
-from ._common import db_or_demo, open_existing, optional_db_argument, user_errors
+from ._common import db_or_demo, open_existing, optional_db_argument, split_refs, user_errors
 
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
@@ -89,14 +89,14 @@ def plot_command(db: Path | None, run_refs: tuple[str, ...], more_runs: tuple[st
         if out.suffix.lower() not in figures.FORMATS:
             raise figures.FigureError(f"{out}: unknown figure format (use .pdf, .png or .svg)")
         conn = open_existing(db_or_demo(db))
-        refs = tuple(r for spec in (*run_refs, *more_runs) for r in spec.split(",") if r)
+        refs = split_refs(*run_refs, *more_runs)
         runs, note = choose_runs(conn, refs, dataset)
         if note:
             click.echo(note, err=True)
         with figures.style(style_file):
             fig = build_figure(conn, runs, kind, ks=parse_ks(k_spec), grader=grader,
                                coverage_k=coverage_k, resamples=resamples, seed=seed,
-                               order=[o for spec in order for o in spec.split(",") if o])
+                               order=list(split_refs(*order)))
             figures.save(fig, out)
     except figures.FigureError as exc:
         raise click.ClickException(str(exc)) from exc

@@ -20,7 +20,7 @@ from rich.table import Table
 from ..analysis import Comparison, choose_runs, compare, display_ks
 from ..breakdown import Breakdown, breakdown_of, table_rows
 from ..metrics import HISTOGRAM_LABELS, log2_ks
-from ._common import db_or_demo, open_existing, optional_db_argument, user_errors
+from ._common import db_or_demo, open_existing, optional_db_argument, split_refs, user_errors
 from .report_evidence import (
     evidence_csv,
     evidence_json,
@@ -306,11 +306,11 @@ def report_command(db: Path | None, run_refs: tuple[str, ...], more_runs: tuple[
     if validated and (fmt not in ("table", "json", "markdown") or as_trajectory):
         raise click.UsageError("--validated works with --format table, json or markdown")
     conn = open_existing(db_or_demo(db))
-    refs = tuple(r for spec in (*run_refs, *more_runs) for r in spec.split(",") if r)
+    refs = split_refs(*run_refs, *more_runs)
     runs, note = choose_runs(conn, refs, dataset)
     ks = parse_ks(k_spec)
     if as_trajectory:
-        show_trajectory(conn, runs, [o for spec in order for o in spec.split(",") if o],
+        show_trajectory(conn, runs, list(split_refs(*order)),
                         grader, fmt)
         return
     cmp = compare(conn, runs, ks=ks, grader=grader, coverage_k=coverage_k, bootstrap=resamples,

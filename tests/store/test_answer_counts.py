@@ -23,6 +23,16 @@ from reachscope.store.schema import MIGRATIONS
 Row = tuple[int, int, str, str, int, int, int, int]
 
 
+
+def unmigrate_answer_counts(db) -> None:  # noqa: ANN001
+    """Take migration m006 back out of a file: as a reachscope older than it left the file."""
+    with db.atomic():
+        db.executescript(
+            "DROP TRIGGER grades_answer_counts_insert; DROP TRIGGER grades_answer_counts_update;"
+            "DROP TRIGGER grades_answer_counts_delete; DROP TRIGGER samples_grades_delete;"
+            "DROP TABLE answer_counts;"
+            "DELETE FROM _sqlite_migrations WHERE name = 'm006_answer_counts';")
+
 def stored(db: sqlite_utils.Database) -> set[Row]:
     return {tuple(r) for r in db.execute(  # type: ignore[misc]
         "SELECT run_id, problem_id, grader, answer, n, c, truncated, truncated_c "
@@ -100,12 +110,7 @@ def test_migration_backfills_from_existing_grades(tmp_path: Path) -> None:
     db = open_db(path)
     fill(db)
     expected = scanned(db)
-    with db.atomic():
-        db.executescript(
-            "DROP TRIGGER grades_answer_counts_insert; DROP TRIGGER grades_answer_counts_update;"
-            "DROP TRIGGER grades_answer_counts_delete; DROP TRIGGER samples_grades_delete;"
-            "DROP TABLE answer_counts;"
-            "DELETE FROM _sqlite_migrations WHERE name = 'm006_answer_counts';")
+    unmigrate_answer_counts(db)
     db.close()
     # A viewer reads an unmigrated file by grouping grades: the same clusters, none set.
     ro = open_db(path, read_only=True)

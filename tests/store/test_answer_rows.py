@@ -8,7 +8,7 @@ from pathlib import Path
 from reachscope.store import open_db
 from reachscope.store.answers import AnswerRow, answer_rows, set_clusters
 
-from .test_answer_counts import fill
+from .test_answer_counts import fill, unmigrate_answer_counts
 
 
 def test_answer_rows_with_clusters_and_from_an_unmigrated_file(tmp_path: Path) -> None:
@@ -26,12 +26,7 @@ def test_answer_rows_with_clusters_and_from_an_unmigrated_file(tmp_path: Path) -
     assert answer_rows(db, run_id, pids[0], "math") == want
     assert [r.cluster for r in answer_rows(db, run_id, pids[1], "math")] == [None] * 5
     assert answer_rows(db, run_id, pids[0], "other") == []
-    with db.atomic():
-        db.executescript(
-            "DROP TRIGGER grades_answer_counts_insert; DROP TRIGGER grades_answer_counts_update;"
-            "DROP TRIGGER grades_answer_counts_delete; DROP TRIGGER samples_grades_delete;"
-            "DROP TABLE answer_counts;"
-            "DELETE FROM _sqlite_migrations WHERE name = 'm006_answer_counts';")
+    unmigrate_answer_counts(db)
     db.close()
     ro = open_db(path, read_only=True)
     try:
