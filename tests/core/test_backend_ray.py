@@ -26,6 +26,7 @@ from reachscope.core.backends import BackendError, GenerationParams, Request  # 
 from reachscope.core.backends.ray_backend import (  # noqa: E402
     check_address,
     error_results,
+    replica_env,
     sample_rows,
 )
 from reachscope.core.sampling import ModelSpec, SampleConfig, run_sampling  # noqa: E402
@@ -71,6 +72,13 @@ def test_one_row_per_sample_seeded_seed_plus_index() -> None:
     assert [(r["key"], r["idx"], r["prompt"], r["sampling_params"]["seed"]) for r in rows] == [
         (7, 3, "p", 100), (7, 4, "p", 101), (8, 0, "chat:q", None)]
     assert {(r["sampling_params"]["n"], r["sampling_params"]["top_k"]) for r in rows} == {(1, 0)}
+
+
+def test_replicas_get_the_drivers_vllm_settings_and_offline_switches() -> None:
+    environ = {"VLLM_CPU_KVCACHE_SPACE": "1", "VLLM_CACHE_ROOT": "/c", "HF_HUB_OFFLINE": "1",
+               "TRANSFORMERS_OFFLINE": "1", "HOME": "/root", "XVLLM_X": "no", "PATH": "/bin"}
+    assert replica_env(environ) == {"VLLM_CPU_KVCACHE_SPACE": "1", "VLLM_CACHE_ROOT": "/c",
+                                    "HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1"}
 
 
 def test_failed_samples_are_one_error_per_run_of_indices() -> None:
@@ -158,6 +166,7 @@ def test_ray_run_gives_the_vllm_backends_samples(cluster: str, tmp_path: Path, l
     backend = prov["sessions"][-1]["backend"]
     assert backend["grade_on_cluster"] is True
     assert backend["replicas"] == 1 and backend["cluster"]["nodes"] == 1
+    assert "VLLM_CPU_KVCACHE_SPACE" in backend["replica_env"]  # names, passed to the replicas
     assert backend["cluster"]["gpus_per_node"] == [1]
     assert backend["cluster"]["gcs_address"] == cluster
     assert prov["versions"]["ray"] == ray.__version__ and prov["versions"]["vllm"]
@@ -223,27 +232,20 @@ def _count(db: Path) -> int:
         return 0
 
 
-def test_killed_driver_resumes_exactly(cluster: str, tmp_path: Path,
-                                       lab10: Path) -> None:
-    """SIGKILL the driver once samples stream in; the rerun generates only what is missing."""
-    data = tmp_path / "ten.jsonl"
-    data.write_text("".join(lab10.read_text().splitlines(keepends=True)[:PROBLEMS]))
-    db = tmp_path / "kill.db"
-    cmd = _cli(db, data, cluster)
+def _started(cmd: list[str], db: Path) -> subprocess.Popen[bytes]:
+    """The sampling driver ``cmd``, once it has stored 4 samples (the replica is running)."""
     proc = subprocess.Popen(cmd, env=ENV, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     end = time.monotonic() + 180
     while _count(db) < 4:
         assert proc.poll() is None, proc.stderr.read().decode()[-2000:] if proc.stderr else ""
         assert time.monotonic() < end, "the ray driver wrote nothing"
         time.sleep(0.05)
-    proc.send_signal(signal.SIGKILL)
-    proc.wait(timeout=30)
-    at_kill = _count(db)
-    print(f"killed after {time.monotonic() - end + 180:.1f} s with {at_kill} samples")
-    assert 4 <= at_kill < PROBLEMS * N, at_kill  # killed mid-run, not after the end
-    done = subprocess.run(cmd, env=ENV, capture_output=True, text=True, timeout=300)
-    assert done.returncode == 0, done.stderr[-3000:]
-    print(f"resumed in {time.monotonic() - end + 180:.1f} s")
+    return proc
+
+
+def _complete_run(db: Path) -> dict:
+    """Check the file holds the whole run: intact, N samples per problem, each graded once,
+    finished; returns the run's last session."""
     with sqlite3.connect(db) as conn:
         assert conn.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
         per_problem = conn.execute(
@@ -253,8 +255,72 @@ def test_killed_driver_resumes_exactly(cluster: str, tmp_path: Path,
         status, prov = conn.execute("SELECT status, provenance FROM runs").fetchone()
     assert per_problem == [(N, N, 0, N - 1)] * PROBLEMS
     assert graded == (PROBLEMS * N, PROBLEMS * N)
-    sessions = json.loads(prov)["sessions"]
-    assert status == "finished" and sessions[-1]["samples_written"] == PROBLEMS * N - at_kill
+    assert status == "finished"
+    return dict(json.loads(prov)["sessions"][-1])
+
+
+def test_killed_driver_resumes_exactly(cluster: str, tmp_path: Path,
+                                       lab10: Path) -> None:
+    """SIGKILL the driver once samples stream in; the rerun generates only what is missing."""
+    data = tmp_path / "ten.jsonl"
+    data.write_text("".join(lab10.read_text().splitlines(keepends=True)[:PROBLEMS]))
+    db = tmp_path / "kill.db"
+    cmd = _cli(db, data, cluster)
+    started = time.monotonic()
+    proc = _started(cmd, db)
+    proc.send_signal(signal.SIGKILL)
+    proc.wait(timeout=30)
+    at_kill = _count(db)
+    print(f"killed after {time.monotonic() - started:.1f} s with {at_kill} samples")
+    assert 4 <= at_kill < PROBLEMS * N, at_kill  # killed mid-run, not after the end
+    done = subprocess.run(cmd, env=ENV, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr[-3000:]
+    print(f"resumed after {time.monotonic() - started:.1f} s")
+    session = _complete_run(db)
+    assert session["samples_written"] == PROBLEMS * N - at_kill
+
+
+def _replica_pids() -> set[int]:
+    """Processes of the vLLM replica actors (Ray titles them after the engine stage's UDF)."""
+    pids = set()
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                cmdline = (entry / "cmdline").read_bytes()
+            except OSError:  # gone meanwhile
+                continue
+            if b"MapWorker(MapBatches(vLLMEngineStageUDF))" in cmdline:
+                pids.add(int(entry.name))
+    return pids
+
+
+def test_killed_replica_is_restarted_and_the_run_completes(cluster: str, tmp_path: Path,
+                                                           lab10: Path) -> None:
+    """SIGKILL the vLLM replica once samples stream in: Ray restarts the actor and retries its
+    batches, and the driver finishes the run with every sample once, graded once, no error."""
+    data = tmp_path / "ten.jsonl"
+    data.write_text("".join(lab10.read_text().splitlines(keepends=True)[:PROBLEMS]))
+    db = tmp_path / "replica.db"
+    proc = _started(_cli(db, data, cluster), db)
+    [replica] = _replica_pids()
+    os.kill(replica, signal.SIGKILL)
+    at_kill = _count(db)
+    assert at_kill < PROBLEMS * N, at_kill  # killed mid-run, not after the end
+    restarted: set[int] = set()
+    end = time.monotonic() + 300
+    try:
+        while proc.poll() is None:  # the replica Ray starts in place of the killed one
+            assert time.monotonic() < end, "the run did not finish after the replica died"
+            restarted |= _replica_pids() - {replica}
+            time.sleep(0.2)
+    finally:
+        proc.kill()
+    stderr = proc.stderr.read().decode() if proc.stderr else ""
+    assert proc.returncode == 0, stderr[-3000:]
+    assert restarted, "no replica ran after the kill"
+    session = _complete_run(db)
+    assert session["samples_written"] == PROBLEMS * N
+    assert not session.get("errors"), session.get("errors")
 
 
 @pytest.mark.parametrize(("address", "message"), [
