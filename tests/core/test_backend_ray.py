@@ -323,6 +323,33 @@ def test_killed_replica_is_restarted_and_the_run_completes(cluster: str, tmp_pat
     assert not session.get("errors"), session.get("errors")
 
 
+def test_lost_grading_actor_fails_its_batches_and_close_returns(cluster: str) -> None:
+    """SIGKILL the cluster grading actor: the next batch fails (its samples stay ungraded for
+    the next run) rather than hanging the driver, and closing the pool still returns."""
+    from concurrent.futures import TimeoutError as FutureTimeout
+
+    from reachscope.core.backends.ray_grading import ClusterGradingPool
+    from reachscope.core.graders import GradeTask
+
+    pool = ClusterGradingPool(ray, "math", workers=1)
+    try:
+        [ok] = pool.submit_batch([GradeTask(1, "so \\boxed{4}", "4")]).result(timeout=120)
+        assert (ok.key, ok.verdict) == (1, "correct")
+        [actor] = pool._actors
+        pid = ray.get(actor.__ray_call__.remote(lambda _self: os.getpid()), timeout=30)
+        os.kill(pid, signal.SIGKILL)
+        lost = pool.submit_batch([GradeTask(2, "\\boxed{5}", "5")])
+        try:
+            error = lost.exception(timeout=60)
+        except FutureTimeout:
+            pytest.fail("a batch sent to the dead grading actor neither failed nor finished")
+        assert isinstance(error, ray.exceptions.RayActorError), error
+    finally:
+        started = time.monotonic()
+        pool.close()
+    assert time.monotonic() - started < 60
+
+
 @pytest.mark.parametrize(("address", "message"), [
     ("127.0.0.1:1", "ray backend: nothing answers at '127.0.0.1:1'"),
     ("head-node", "ray backend: --ray-address 'head-node' is not auto, local, ray://host:port"),
