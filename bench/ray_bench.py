@@ -46,7 +46,7 @@ import sys
 import tempfile
 import time
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from datetime import datetime
 from pathlib import Path
 
@@ -158,7 +158,7 @@ def main() -> None:
     runs: dict[str, list[dict[str, float]]] = {"vllm": [], "ray": []}
     try:
         with (ray_head(tmp, args.gpu) if args.ray_address == "head"
-              else _given(args.ray_address)) as address:
+              else nullcontext(args.ray_address)) as address:
             for round_ in range(args.repeat):
                 order = ("vllm", "ray") if round_ % 2 == 0 else ("ray", "vllm")
                 for backend in order:
@@ -190,11 +190,6 @@ def main() -> None:
     if args.json:
         args.json.write_text(json.dumps({"work": work, "ray_address": args.ray_address,
                                          "medians": medians, "runs": runs}, indent=1))
-
-
-@contextmanager
-def _given(address: str) -> Iterator[str]:
-    yield address
 
 
 if __name__ == "__main__":

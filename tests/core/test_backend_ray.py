@@ -65,6 +65,14 @@ def lab10(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return path
 
 
+@pytest.fixture(scope="module")
+def ten(lab10: Path) -> Path:
+    """The ten lab problems of ``lab10`` without the too-long one (every sample succeeds)."""
+    path = lab10.parent / "ten.jsonl"
+    path.write_text("".join(lab10.read_text().splitlines(keepends=True)[:PROBLEMS]))
+    return path
+
+
 def test_one_row_per_sample_seeded_seed_plus_index() -> None:
     reqs = [Request(7, 3, 2, seed=100, prompt="p"),
             Request(8, 0, 1, messages=[{"role": "user", "content": "q"}])]
@@ -259,13 +267,10 @@ def _complete_run(db: Path) -> dict:
     return dict(json.loads(prov)["sessions"][-1])
 
 
-def test_killed_driver_resumes_exactly(cluster: str, tmp_path: Path,
-                                       lab10: Path) -> None:
+def test_killed_driver_resumes_exactly(cluster: str, tmp_path: Path, ten: Path) -> None:
     """SIGKILL the driver once samples stream in; the rerun generates only what is missing."""
-    data = tmp_path / "ten.jsonl"
-    data.write_text("".join(lab10.read_text().splitlines(keepends=True)[:PROBLEMS]))
     db = tmp_path / "kill.db"
-    cmd = _cli(db, data, cluster)
+    cmd = _cli(db, ten, cluster)
     started = time.monotonic()
     proc = _started(cmd, db)
     proc.send_signal(signal.SIGKILL)
@@ -295,14 +300,12 @@ def _replica_pids() -> set[int]:
 
 
 def test_killed_replica_is_restarted_and_the_run_completes(cluster: str, tmp_path: Path,
-                                                           lab10: Path) -> None:
+                                                           ten: Path) -> None:
     """SIGKILL the vLLM replica once samples stream in: Ray restarts the actor and retries its
     batches, and the driver finishes the run with every sample once, graded once, no error."""
-    data = tmp_path / "ten.jsonl"
-    data.write_text("".join(lab10.read_text().splitlines(keepends=True)[:PROBLEMS]))
     db = tmp_path / "replica.db"
     others = _replica_pids()  # a killed driver's replica of an earlier test may linger a while
-    proc = _started(_cli(db, data, cluster), db)
+    proc = _started(_cli(db, ten, cluster), db)
     [replica] = _replica_pids() - others
     os.kill(replica, signal.SIGKILL)
     at_kill = _count(db)
