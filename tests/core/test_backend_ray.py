@@ -82,6 +82,37 @@ def test_one_row_per_sample_seeded_seed_plus_index() -> None:
                     {"key": 8, "idx": 0, "seed": -1, "prompt": "chat:q"}]
 
 
+def test_the_replica_class_travels_by_value_to_a_python_without_reachscope() -> None:
+    """What the backend ships to the nodes (VLLMReplica pickled by value) loads where reachscope
+    is not importable: a Python without site processing (no editable-install hook) that sees only
+    the site-packages with Ray and vLLM; there the class resolves vLLM's request errors."""
+    import site
+
+    from ray import cloudpickle
+    from reachscope.core.backends import ray_engine
+
+    cloudpickle.register_pickle_by_value(ray_engine)
+    try:
+        blob = cloudpickle.dumps(ray_engine.VLLMReplica)
+    finally:
+        cloudpickle.unregister_pickle_by_value(ray_engine)
+    code = (
+        "import importlib.util, pickle, sys\n"
+        f"sys.path[:0] = {site.getsitepackages()!r}\n"
+        "assert importlib.util.find_spec('reachscope') is None, 'reachscope importable'\n"
+        "cls = pickle.loads(sys.stdin.buffer.read())\n"
+        "errors = cls.__init__.__globals__['_request_errors']()\n"
+        "print(cls.__name__, cls.__module__, [e.__name__ for e in errors],\n"
+        "      any(m.startswith('reachscope') for m in sys.modules))\n"
+    )
+    done = subprocess.run([sys.executable, "-S", "-I", "-c", code], input=blob,
+                          capture_output=True, timeout=120, cwd="/")
+    assert done.returncode == 0, done.stderr.decode()[-2000:]
+    assert done.stdout.decode().split() == [
+        "VLLMReplica", "reachscope.core.backends.ray_engine", "['ValueError',",
+        "'VLLMClientError']", "False"], done.stdout
+
+
 def test_replicas_get_the_drivers_vllm_settings_and_offline_switches() -> None:
     environ = {"VLLM_CPU_KVCACHE_SPACE": "1", "VLLM_CACHE_ROOT": "/c", "HF_HUB_OFFLINE": "1",
                "TRANSFORMERS_OFFLINE": "1", "HOME": "/root", "XVLLM_X": "no", "PATH": "/bin"}
