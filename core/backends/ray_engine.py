@@ -69,7 +69,7 @@ class VLLMReplica:
             async for out in self._engine.generate(prompt, sp, request_id):
                 final = out
         except self._rejected as exc:  # this request (too long a prompt...), not the engine
-            return "", 0, "", _one_line(exc)
+            return "", 0, "", one_line(exc)
         if final is None or not final.outputs:
             return "", 0, "", "vllm returned no completion"
         completion = final.outputs[0]
@@ -85,6 +85,8 @@ def _request_errors() -> tuple[type[Exception], ...]:
     return (ValueError, VLLMClientError)
 
 
-def _one_line(exc: BaseException) -> str:
+def one_line(exc: BaseException | str) -> str:
+    """The last non-blank line of an error (Ray and vLLM put the cause last), at most 500
+    characters; the backend uses it for its own messages too."""
     lines = [line.strip() for line in str(exc).splitlines() if line.strip()]
     return (lines[-1] if lines else type(exc).__name__)[:500]
