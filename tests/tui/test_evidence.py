@@ -186,6 +186,40 @@ async def test_budget_parity_and_a_transition_cell_lists_its_problems_by_index(
     db.close()
 
 
+def cursor_line(table: TransitionTable) -> int:
+    """The screen line the transition table's cursor row is drawn on."""
+    return table.region.y + table.header_height + table.cursor_row - round(table.scroll_y)
+
+
+async def test_the_pane_follows_the_transition_cursor_at_80x24(tmp_path: Path) -> None:
+    """The matrix is taller than what 80x24 leaves below the head: moving the cursor down to
+    the last row scrolls the pane so that the cursor stays on screen, and back up to the first
+    row shows it with the header; the screen opens at its top (the parity line)."""
+    app = create_app(demo_copy(tmp_path), poll_interval=0)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await press_keys(pilot, "e")
+        screen = app.screen
+        assert isinstance(screen, EvidenceScreen)
+        body = screen.query_one("#evidence-body")
+        table = screen.query_one(TransitionTable)
+        assert app.focused is table and body.scroll_y == 0
+        assert "budget parity" in screen_text(app).splitlines()[1]
+        view = body.scrollable_content_region
+        assert cursor_line(table) < view.bottom
+        # The last row is below the pane before any key.
+        assert table.region.y + table.header_height + 11 >= view.bottom
+        for _ in range(11 - table.cursor_row):
+            await pilot.press("down")
+            await settle(pilot)
+            assert view.y <= cursor_line(table) < view.bottom, table.cursor_row
+        assert table.cursor_row == 11 and body.scroll_y > 0
+        for _ in range(11):
+            await pilot.press("up")
+            await settle(pilot)
+            assert view.y <= cursor_line(table) < view.bottom, table.cursor_row
+        assert table.cursor_row == 0 and table.region.y >= view.y  # the header too
+
+
 @pytest.mark.parametrize("size", SIZES)
 async def test_trajectory_with_three_runs_in_checkpoint_order(
         steps_db: Path, size: tuple[int, int]) -> None:

@@ -276,7 +276,10 @@ class EvidenceScreen(AppScreen):
         table.display = True
         table.show(pair.transition_ids or pair.transitions, keep=not first)
         if first:
-            table.focus()
+            # Without scrolling: the body stays at its top (parity, support, dSE). Focus is set
+            # after the next refresh, and whether the table has been laid out by then (and so
+            # would be scrolled into view) depends on the machine's load.
+            table.focus(scroll_visible=False)
         self._show_cell(table.cursor_row, table.cursor_column - 1,
                         table.cell_problems(table.cursor_row, table.cursor_column))
 

@@ -6,6 +6,8 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from textual import on
+from textual.containers import ScrollableContainer
+from textual.geometry import Region
 from textual.message import Message
 from textual.widgets import DataTable
 
@@ -62,6 +64,46 @@ class TransitionTable(DataTable):
             start = next(((i, j) for i, row in enumerate(self._cells)
                           for j, cell in enumerate(row) if cell), (0, 0))
         self.move_cursor(row=start[0], column=start[1] + 1)
+
+    # The table is as tall as its rows, so DataTable's own scrolling to the cursor never moves
+    # anything: the pane that holds the table follows the cursor instead, on the keys that move
+    # it up or down (a click lands on a cell already in view).
+    def action_cursor_up(self) -> None:
+        super().action_cursor_up()
+        self.call_after_refresh(self._show_cursor_row)
+
+    def action_cursor_down(self) -> None:
+        super().action_cursor_down()
+        self.call_after_refresh(self._show_cursor_row)
+
+    def action_page_up(self) -> None:
+        super().action_page_up()
+        self.call_after_refresh(self._show_cursor_row)
+
+    def action_page_down(self) -> None:
+        super().action_page_down()
+        self.call_after_refresh(self._show_cursor_row)
+
+    def action_scroll_top(self) -> None:
+        super().action_scroll_top()
+        self.call_after_refresh(self._show_cursor_row)
+
+    def action_scroll_bottom(self) -> None:
+        super().action_scroll_bottom()
+        self.call_after_refresh(self._show_cursor_row)
+
+    def _show_cursor_row(self) -> None:
+        """Scroll the nearest scrolling pane around the table so that the cursor's row (and
+        the header, on the first row) is in view."""
+        pane = next((w for w in self.ancestors if isinstance(w, ScrollableContainer)), None)
+        if pane is None or not self.region or not pane.scrollable_content_region:
+            return
+        view = pane.scrollable_content_region
+        row = self.cursor_row
+        top = self.region.y + (0 if row == 0 else self.header_height + row) - round(self.scroll_y)
+        height = self.header_height + 1 if row == 0 else 1
+        pane.scroll_to_region(Region(0, top - view.y + round(pane.scroll_y), 1, height),
+                              animate=False, immediate=True)
 
     def cell_problems(self, row: int, column: int) -> list[int]:
         """The problem ids of the cell at table ``row``, table ``column`` (column 0: labels)."""
