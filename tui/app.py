@@ -12,6 +12,7 @@ from reachscope.store import Run, StoreError
 from textual import on, work
 from textual.app import App, SystemCommand
 from textual.binding import Binding
+from textual.notifications import SeverityLevel
 from textual.screen import Screen
 from textual.worker import Worker, WorkerState
 
@@ -261,6 +262,13 @@ class ReachscopeApp(App[None]):
     def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
         if event.state == WorkerState.ERROR:
             self.report_error(event.worker.error)
+
+    def notify(self, message: str, *, title: str = "", severity: SeverityLevel = "information",
+               timeout: float | None = None, markup: bool = False) -> None:
+        """A notification whose text is shown as it is, whatever ``markup`` says (screens and
+        widgets pass Textual's default, True): notifications carry run labels, search queries
+        and error messages, and an ``[/]`` in one of them would raise MarkupError."""
+        super().notify(message, title=title, severity=severity, timeout=timeout, markup=False)
 
     def report_error(self, error: BaseException | None) -> None:
         """Show a failed query or write as a notification (the app keeps running)."""

@@ -453,3 +453,17 @@ def test_compare_cold_start_loads_none_of_the_evidence_code(tmp_path: Path) -> N
                    "core.evidence_report", "core.trajectory", "core.validated",
                    "core.commands.score", "core.likelihood"):
         assert f"reachscope.{module}" not in loaded, module
+
+
+def test_count_ticks_are_whole_and_the_least_1_2_5_step_that_reaches_the_top() -> None:
+    from reachscope.tui.widgets.ppl_plot import count_ticks
+
+    steps = [m * 10 ** e for e in range(6) for m in (1, 2, 5)]
+    for top in range(0, 20001):
+        ticks = count_ticks(top)
+        assert ticks[0] == 0 and ticks[-1] >= max(top, 1) and len(ticks) <= 5, top
+        step = ticks[1] - ticks[0]
+        assert all(b - a == step for a, b in zip(ticks, ticks[1:])), top
+        assert ticks[-1] - step < max(top, 1), top  # no tick past the one that covers top
+        assert step in steps, top
+        assert all(s * 4 < top for s in steps if s < step), top  # no smaller step would do

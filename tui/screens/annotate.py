@@ -10,6 +10,7 @@ from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
+from textual.content import Content
 from textual.screen import ModalScreen
 from textual.widgets import Button, Input, Label, RadioButton, RadioSet
 
@@ -32,14 +33,14 @@ class AnnotateScreen(ModalScreen[tuple[str, str] | None]):
     def compose(self) -> ComposeResult:
         with Vertical(id="annotate"):
             yield Label(f"Label sample {self.sample.sample_idx} "
-                        f"({self.sample.verdict or 'ungraded'})", id="annotate-title")
+                        f"({self.sample.verdict or 'ungraded'})", markup=False, id="annotate-title")
             labels = list(ANNOTATION_LABELS)
             chosen = self.current["label"] if self.current else labels[0]
             if chosen not in labels:
                 labels.append(chosen)  # a free-text label stored earlier stays selectable
             with RadioSet(id="labels"):
                 for label in labels:
-                    yield RadioButton(label, value=label == chosen)
+                    yield RadioButton(Content(label), value=label == chosen)  # not markup
             yield Input(self.current["note"] if self.current else "",
                         placeholder="note (optional); enter saves", id="note")
             with Horizontal(id="annotate-buttons"):

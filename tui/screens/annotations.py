@@ -14,6 +14,7 @@ from textual.binding import Binding
 from textual.widgets import DataTable, Footer, Header, Select, Static
 
 from ..messages import AnnotationsLoaded, RunsChanged
+from ..widgets.cells import literal
 from .base import AppScreen
 
 
@@ -35,7 +36,7 @@ class AnnotationsScreen(AppScreen):
 
     def compose(self) -> ComposeResult:
         yield Header()
-        yield Static("", id="annotations-head")
+        yield Static("", markup=False, id="annotations-head")
         yield Select([], prompt="all labels", id="label-filter", compact=True)
         yield DataTable(id="annotations", cursor_type="row", zebra_stripes=True)
         yield Footer()
@@ -89,7 +90,7 @@ class AnnotationsScreen(AppScreen):
         table.add_columns("problem", "#", "verdict", "label", "reviewer", "note")
         for n, s in self.shown:
             table.add_row(str(n["problem_idx"]), str(s.sample_idx), s.verdict or "ungraded",
-                          n["label"], n["reviewer"] or "—", n["note"])
+                          literal(n["label"]), literal(n["reviewer"] or "—"), literal(n["note"]))
 
     @on(Select.Changed, "#label-filter")
     def _filtered(self, event: Select.Changed) -> None:

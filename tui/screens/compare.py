@@ -15,6 +15,7 @@ from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, VerticalScroll
+from textual.content import Content
 from textual.message import Message
 from textual.widgets import DataTable, Header, Select, Static
 
@@ -116,7 +117,7 @@ class CompareScreen(AppScreen):
         yield Header()
         with Horizontal(id="pickers"):
             yield Select([], prompt="run A", id="run-a", compact=True)
-            yield Static(" vs ", classes="vs")
+            yield Static(" vs ", markup=False, classes="vs")
             yield Select([], prompt="run B (none)", id="run-b", compact=True)
         with Horizontal(id="compare-body"):
             yield PassKPlot(id="plot")
@@ -126,7 +127,7 @@ class CompareScreen(AppScreen):
                                                 show_cursor=False))
                 yield CoverageTable(id="coverage")
                 yield BreakdownTable(id="breakdown")
-                yield Static("", id="compare-notes")
+                yield Static("", markup=False, id="compare-notes")
                 yield read_only_table(DataTable(id="bootstrap", cursor_type="row",
                                                 show_cursor=False))
         # Compact, without the palette key (ctrl+p still opens it; `?` lists it): every key fits
@@ -235,7 +236,9 @@ class CompareScreen(AppScreen):
             if b is None:
                 b = default_pair([app.run_a, *(r for r in message.runs if r.id != app.run_a.id)])[1]
             app.set_pair(by_id[app.run_a.id], b)
-        options = [(f"{r.label} ({r.dataset}, {run_state(r)})", r.id) for r in message.runs]
+        # Content, not a str: Select reads a str prompt as markup, and a label is the user's text.
+        options = [(Content(f"{r.label} ({r.dataset}, {run_state(r)})"), r.id)
+                   for r in message.runs]
         for sel_id, run in (("#run-a", app.run_a), ("#run-b", app.run_b)):
             select = self.query_one(sel_id, Select)
             with select.prevent(Select.Changed):

@@ -75,7 +75,7 @@ class DiffScreen(AppScreen):
 
     def compose(self) -> ComposeResult:
         yield Header()
-        yield Static("loading…", id="diff-head")
+        yield Static("loading…", markup=False, id="diff-head")
         yield TraceDiff(id="diff")
         # Compact and without the palette hint (? lists every key): all fit at 80 columns.
         yield Footer(compact=True, show_command_palette=False)

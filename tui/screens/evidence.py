@@ -158,20 +158,20 @@ class EvidenceScreen(AppScreen):
     def compose(self) -> ComposeResult:
         yield Header()
         with VerticalScroll(id="evidence-body", classes="evidence-pane"):
-            yield Static("computing the evidence…", id="evidence-pair")
+            yield Static("computing the evidence…", markup=False, id="evidence-pair")
             yield read_only_table(DataTable(id="evidence-support", cursor_type="row",
                                             show_cursor=False))
-            yield Static("", id="transitions-title")
+            yield Static("", markup=False, id="transitions-title")
             with Horizontal(id="transitions-box"):
                 yield TransitionTable(id="transitions")
                 with Vertical(id="cell-box"):
-                    yield Static("", id="cell-title")
+                    yield Static("", markup=False, id="cell-title")
                     yield DataTable(id="cell-problems", cursor_type="row")
             yield read_only_table(DataTable(id="evidence-curves", cursor_type="row",
                                             show_cursor=False))
             yield PassKPlot(id="evidence-plot")
-            yield Static("", id="evidence-legend")
-            yield Static("", id="evidence-validated")
+            yield Static("", markup=False, id="evidence-legend")
+            yield Static("", markup=False, id="evidence-validated")
         yield AppFooter(compact=True, show_command_palette=False)
 
     def on_mount(self) -> None:

@@ -58,7 +58,7 @@ class HelpScreen(ModalScreen[None]):
         text.append("\nescape, q or ? closes this list", style="dim")
         with VerticalScroll(id="help") as box:
             box.border_title = f"keys: {self.title_text}"
-            yield Static(text, id="help-text")
+            yield Static(text, markup=False, id="help-text")
 
     def on_mount(self) -> None:
         self.query_one("#help", VerticalScroll).focus()

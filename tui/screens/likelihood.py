@@ -69,10 +69,10 @@ class LikelihoodScreen(AppScreen):
         yield Header()
         with VerticalScroll(id="likelihood-body"):
             yield PPLPlot(id="ppl-plot")
-            yield Static("", id="ppl-legend")
+            yield Static("", markup=False, id="ppl-legend")
             yield read_only_table(DataTable(id="ppl-table", cursor_type="row",
                                             show_cursor=False))
-            yield Static("", id="ppl-notes")
+            yield Static("", markup=False, id="ppl-notes")
         yield AppFooter(compact=True, show_command_palette=False)
 
     def on_mount(self) -> None:

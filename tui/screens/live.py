@@ -49,7 +49,7 @@ class LiveScreen(AppScreen):
     def compose(self) -> ComposeResult:
         yield Header()
         yield RunProgressTable(id="progress")
-        yield Static("", id="live-coverage")
+        yield Static("", markup=False, id="live-coverage")
         yield PassKPlot(id="live-plot")
         yield Footer()
 

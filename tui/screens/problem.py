@@ -214,7 +214,7 @@ class ProblemScreen(AppScreen):
 
     def compose(self) -> ComposeResult:
         yield Header()
-        yield Static("", id="problem-head")
+        yield Static("", markup=False, id="problem-head")
         with VerticalScroll(id="statement-box"):
             yield Markdown("", id="statement")
         with Horizontal(id="problem-body"):

@@ -73,7 +73,7 @@ class ProblemsScreen(AppScreen):
             yield Select([(v, k) for k, v in names.items()], value=self.query_state.category,
                          allow_blank=False, id="category", compact=True)
             yield Select([], prompt="any level/subject", id="meta", compact=True)
-        yield Static("", id="problems-status")
+        yield Static("", markup=False, id="problems-status")
         yield ProblemTable(id="problems")
         # Compact and without the palette hint (? lists every key): all fit at 80 columns.
         yield AppFooter(compact=True, show_command_palette=False)

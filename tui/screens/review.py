@@ -136,9 +136,9 @@ class ReviewScreen(AppScreen):
 
     def compose(self) -> ComposeResult:
         yield Header()
-        yield Static("loading…", id="review-head")
+        yield Static("loading…", markup=False, id="review-head")
         with VerticalScroll(id="review-problem"):
-            yield Static("", id="review-problem-text")
+            yield Static("", markup=False, id="review-problem-text")
         yield Rule(id="review-rule")
         yield TraceView(id="review-trace")
         yield Input(placeholder="note (enter: keep, escape: close)", id="review-note",

@@ -18,6 +18,7 @@ from textual.binding import Binding
 from textual.message import Message
 from textual.widgets import DataTable, Header, Static
 
+from ..widgets.cells import literal
 from ..widgets.footer import AppFooter
 from .base import AppScreen
 
@@ -71,9 +72,9 @@ class ReviewersScreen(AppScreen):
 
     def compose(self) -> ComposeResult:
         yield Header()
-        yield Static("loading…", id="agreement-head")
+        yield Static("loading…", markup=False, id="agreement-head")
         yield DataTable(id="pairs", cursor_type="row", zebra_stripes=True)
-        yield Static("", id="disagree-head")
+        yield Static("", markup=False, id="disagree-head")
         yield DataTable(id="disagreements", cursor_type="row", zebra_stripes=True)
         yield AppFooter(compact=True, show_command_palette=False)
 
@@ -100,7 +101,7 @@ class ReviewersScreen(AppScreen):
         table.clear(columns=True)
         table.add_columns("reviewers", "both judged", "agreed", "kappa")
         for a, b, agr in message.pairs:
-            table.add_row(f"{a or 'anonymous'} / {b or 'anonymous'}", str(agr.n),
+            table.add_row(literal(f"{a or 'anonymous'} / {b or 'anonymous'}"), str(agr.n),
                           str(agr.agreed), kappa_text(agr.kappa))
         self.show_pair(min(self.pair, max(len(message.pairs) - 1, 0)))
 
@@ -118,13 +119,13 @@ class ReviewersScreen(AppScreen):
             f"{len(agr.disagreements)} disagreeing samples of {a or 'anonymous'} and "
             f"{b or 'anonymous'} (enter: review it)")
         columns = ["item", "problem", a or "anonymous", b or "anonymous"]
-        table.add_columns(*columns, *([] if self.queue.blind else ["run"]))
+        table.add_columns(*map(literal, columns), *([] if self.queue.blind else ["run"]))
         self.rows = [sid for _, sid in sorted((loaded.items[s].position, s)
                                               for s in agr.disagreements if s in loaded.items)]
         for sid in self.rows:
             item, (la, lb) = loaded.items[sid], agr.disagreements[sid]
-            table.add_row(str(item.position + 1), str(item.problem_idx), la, lb,
-                          *([] if self.queue.blind else [item.run_label]))
+            table.add_row(str(item.position + 1), str(item.problem_idx), literal(la), literal(lb),
+                          *([] if self.queue.blind else [literal(item.run_label)]))
 
     @on(DataTable.RowHighlighted, "#pairs")
     def _pair_highlighted(self, event: DataTable.RowHighlighted) -> None:

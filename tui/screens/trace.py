@@ -52,12 +52,12 @@ class TraceScreen(AppScreen):
 
     def compose(self) -> ComposeResult:
         yield Header()
-        yield Static("", id="trace-head")
-        yield Static("", id="trace-answer")
+        yield Static("", markup=False, id="trace-head")
+        yield Static("", markup=False, id="trace-answer")
         yield TraceView(id="trace-box")
         yield Input(placeholder="search this trace (enter: find, escape: close)",
                     id="trace-search", compact=True)
-        yield Static("", id="trace-notes")
+        yield Static("", markup=False, id="trace-notes")
         # Compact and without the palette hint (ctrl+p still works, ? lists it): every key
         # fits at 80 columns.
         yield Footer(compact=True, show_command_palette=False)

@@ -70,7 +70,7 @@ class TrajectoryScreen(AppScreen):
             yield TrajectoryPlot(id="trajectory-plot")
             yield read_only_table(DataTable(id="trajectory-table", cursor_type="row",
                                             show_cursor=False))
-            yield Static("computing the trajectory…", id="trajectory-notes")
+            yield Static("computing the trajectory…", markup=False, id="trajectory-notes")
         yield AppFooter(compact=True, show_command_palette=False)
 
     def on_mount(self) -> None:

@@ -31,12 +31,12 @@ def _table(header: Sequence[str], rows: Sequence[Sequence[str]], max_width: int)
                   header_style="bold", expand=False)
     widths = _widths(header, rows)
     fixed = sum(widths[1:]) + len(widths) - 1
-    table.add_column(header[0], no_wrap=True, overflow="ellipsis",
+    table.add_column(Text(header[0]), no_wrap=True, overflow="ellipsis",
                      max_width=max(len(header[0]), min(VALUE_WIDTH, max_width - fixed)))
     for h, w in zip(header[1:], widths[1:]):
         table.add_column(h, justify="right", no_wrap=True, min_width=w)
     for row in rows:
-        table.add_row(*row)
+        table.add_row(*map(Text, row))  # a group's value is the dataset's text, not markup
     return table
 
 

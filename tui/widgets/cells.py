@@ -13,6 +13,7 @@ from collections.abc import Iterable, Mapping, Sequence
 
 from rich.cells import cell_len, set_cell_size
 from rich.console import Console, ConsoleOptions, RenderResult
+from rich.markup import escape
 from rich.segment import Segment
 from rich.text import Text
 from textual.widgets import DataTable
@@ -114,6 +115,16 @@ def fit_columns(labels: Sequence[str], values: Sequence[int], available: int | N
     return labels, fit_widths(widths, available, shrinkable, padding)
 
 
+def literal(text: str) -> str:
+    """``text`` as a DataTable str cell or header that shows it as it is.
+
+    DataTable reads str cells and headers as Rich markup: a run label ``rl[/]`` would fail to
+    draw (MarkupError) and ``[b]base`` would lose its bracket. Labels, reviewer names, answers
+    and notes are the user's or the model's text, never markup.
+    """
+    return escape(text)
+
+
 def fill_table(table: DataTable, labels: Sequence[str], rows: Sequence[Sequence[str | Text]],
                keys: Sequence[str] | None = None) -> None:
     """Replace a small DataTable's columns and rows, each column as wide as its widest cell and
@@ -129,18 +140,19 @@ def fill_table(table: DataTable, labels: Sequence[str], rows: Sequence[Sequence[
     Args:
         table: the table; its columns are replaced.
         labels: the headers.
-        rows: the cells; strings are read as Rich markup, as DataTable reads them.
+        rows: the cells; strings are shown as they are (not read as markup).
         keys: a row key per row (default: none).
     """
 
     def width(cell: str | Text) -> int:
-        return (cell if isinstance(cell, Text) else Text.from_markup(cell)).cell_len
+        return cell.cell_len if isinstance(cell, Text) else cell_len(cell)
 
     widths = [max([cell_len(label), *(width(row[i]) for row in rows)])
               for i, label in enumerate(labels)]
     table.clear(columns=True)
     for label, w in zip(labels, widths):
-        table.add_column(label, width=w)
+        table.add_column(Text(label), width=w)
     for i, row in enumerate(rows):
-        table.add_row(*row, key=keys[i] if keys is not None else None)
+        table.add_row(*(literal(c) if isinstance(c, str) else c for c in row),
+                      key=keys[i] if keys is not None else None)
     table.styles.height = len(rows) + (table.header_height if table.show_header else 0)

@@ -8,6 +8,7 @@ from typing import Any, cast
 from rich.console import ConsoleOptions
 from rich.segment import Segment
 from rich.style import Style
+from rich.text import Text
 from textual._types import SegmentLines
 from textual.color import Color
 from textual.coordinate import Coordinate
@@ -75,7 +76,7 @@ class PagedTable(DataTable):
         if tuple(columns) != self._spec:
             self.clear(columns=True)
             for (label, key), width in zip(columns, widths):
-                self.add_column(label, key=key, width=width)
+                self.add_column(Text(label), key=key, width=width)  # not markup
             self._spec = tuple(columns)
         else:
             self.clear()

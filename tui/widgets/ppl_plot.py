@@ -45,6 +45,16 @@ def histograms(values: Mapping[str, np.ndarray], bins: int = BINS) -> Histograms
         {name: int(np.sum(v > hi)) for name, v in finite.items()})
 
 
+def count_ticks(top: int, most: int = 5) -> list[int]:
+    """Whole-number y ticks from 0 to at least ``top``: at most ``most`` of them, with the
+    least step of 1, 2, 5, 10, 20, 50, ... that reaches ``top``."""
+    step, i = 1, 0
+    while step * (most - 1) < top:
+        step = (1, 2, 5)[(i + 1) % 3] * 10 ** ((i + 1) // 3)
+        i += 1
+    return list(range(0, step * (top // step + (top % step > 0)) + 1, step)) if top else [0, 1]
+
+
 class PPLPlot(PlotextPlot):
     """Sample counts per log PPL bin, a line per cell; the legend is set by the screen."""
 
@@ -63,6 +73,11 @@ class PPLPlot(PlotextPlot):
             for i, counts in enumerate(hist.counts.values()):
                 plt.plot(centres, counts.tolist(), color=COLORS[i % len(COLORS)],
                          marker="braille")
+            # Counts: whole-number ticks from 0 (plotext's own would read 12.5 samples).
+            ticks = count_ticks(max((int(c.max()) for c in hist.counts.values() if c.size),
+                                    default=0))
+            plt.ylim(0, ticks[-1])
+            plt.yticks(ticks)
         plt.title(title)
         top = f"; last bin: ≥ {hist.edges[-1]:.3g}" if sum(hist.above.values()) else ""
         plt.xlabel(f"log PPL (lower: more likely under the scorer){top}")

@@ -31,9 +31,9 @@ class TraceDiff(Horizontal):
 
     def compose(self) -> ComposeResult:
         with VerticalScroll(id="diff-left", classes="diff-pane"):
-            yield Static("", id="diff-left-text")
+            yield Static("", markup=False, id="diff-left-text")
         with VerticalScroll(id="diff-right", classes="diff-pane"):
-            yield Static("", id="diff-right-text")
+            yield Static("", markup=False, id="diff-right-text")
 
     def show(self, chunks: list[DiffChunk], left_title: Text, right_title: Text) -> None:
         for side, title in (("left", left_title), ("right", right_title)):

@@ -69,7 +69,7 @@ class TraceView(VerticalScroll, can_focus=True):
         self._text = Text()
 
     def compose(self):  # noqa: ANN201
-        yield Static("", id="trace-text")
+        yield Static("", markup=False, id="trace-text")
 
     @property
     def plain(self) -> str:
