@@ -42,22 +42,24 @@ def get_run(db: sqlite_utils.Database, ref: str) -> Run:
     """Resolve a run by ``label``, ``dataset/label`` or numeric id.
 
     Raises:
-        StoreError: no such run, or a bare label that names runs on several datasets.
+        StoreError: no such run, or a ref that names several runs (a bare label on several
+            datasets, or a dataset/label that two runs read as).
     """
     runs = list_runs(db)
-    if "/" in ref:
-        dataset, label = ref.rsplit("/", 1)
-        hits = [r for r in runs if r.dataset == dataset and r.label == label]
-    else:
+    # ``dataset/label`` first, compared whole: a dataset or a label may hold a "/" itself
+    # (``lab/v2``, ``rl[/]``), so no one split of the ref is right for every name.
+    hits = [r for r in runs if r.ref == ref]
+    if not hits:
         hits = [r for r in runs if r.label == ref]
-        if not hits and ref.isdigit():
-            hits = [r for r in runs if r.id == int(ref)]
+    if not hits and ref.isdigit():
+        hits = [r for r in runs if r.id == int(ref)]
     if not hits:
         known = ", ".join(r.ref for r in runs) or "none"
         raise StoreError(f"no run {ref!r} (runs: {known})")
     if len(hits) > 1:
         raise StoreError(
-            f"run label {ref!r} is ambiguous; name one of: {', '.join(r.ref for r in hits)}"
+            f"run {ref!r} is ambiguous; name one of: "
+            + ", ".join(f"{r.ref} (id {r.id})" for r in hits)
         )
     return hits[0]
 

@@ -7,13 +7,28 @@ import sqlite3
 import sys
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
 import sqlite_utils
 from reachscope.store import StoreError, open_db
 
+if TYPE_CHECKING:
+    from rich.console import Console
+
 F = TypeVar("F", bound=Callable[..., Any])
+
+
+def text_console(**kwargs: Any) -> Console:
+    """A rich Console that prints strings as they are (``markup=False``), in tables too.
+
+    Run labels, reviewer names, answers and error messages are the user's or the model's text:
+    read as markup, a label ``rl[/]`` raised MarkupError and ``[b]base`` lost its bracket.
+    Styled output is built as rich ``Text`` instead.
+    """
+    from rich.console import Console
+
+    return Console(markup=False, **kwargs)
 
 
 def user_errors(func: F) -> F:

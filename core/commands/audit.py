@@ -10,11 +10,10 @@ import click
 from reachscope.store import Run
 from reachscope.store.grades import graders_of_run
 from reachscope.store.runs import get_run
-from rich.console import Console
 from rich.table import Table
 
 from ..grading import audit_run
-from ._common import db_argument, open_existing, user_errors
+from ._common import db_argument, open_existing, text_console, user_errors
 
 _CELL = 60
 
@@ -99,7 +98,7 @@ def _two(conn: object, run: Run, a: str, b: str, fmt: str, limit: int | None) ->
             "samples": [d.as_dict() for d in audit.disagreements],
         }, indent=2, ensure_ascii=False))
         return
-    console = Console()
+    console = text_console()
     console.print(f"{audit.run}: {len(audit.disagreements)} of {audit.both} samples graded by "
                   f"both {a} and {b} disagree")
     if not audit.disagreements:
@@ -134,7 +133,7 @@ def _several(conn: object, run: Run, graders: tuple[str, ...], fmt: str,
                                "disagreeing_samples": len(samples), "samples": rows},
                               indent=2, ensure_ascii=False))
         return
-    console = Console()
+    console = text_console()
     for p in pairs:
         a, b = p["graders"]
         console.print(f"{run.ref}: {p['disagreements']} of {p['graded_by_both']} samples graded "

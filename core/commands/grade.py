@@ -14,7 +14,7 @@ from ..answer_clusters import cluster_pending
 from ..graders import GRADER_NAMES, GradingPool, default_workers
 from ..graders.registry import MATH_PROFILES, REGISTRY, grader_for_profile
 from ..grading import count_to_grade, default_grader, grade_run
-from ._common import db_argument, open_existing, user_errors
+from ._common import db_argument, open_existing, text_console, user_errors
 
 
 @click.command("grade")
@@ -65,7 +65,7 @@ def grade_command(db: Path, run_refs: tuple[str, ...], grader: str | None, profi
         [r for r in list_runs(conn) if not r.aggregate_only]
     if not runs:
         raise click.ClickException(f"{db}: no runs to grade")
-    console = Console(stderr=True)
+    console = text_console(stderr=True)
     by_grader: dict[str, list[Run]] = {}
     for run in runs:
         if run.aggregate_only:

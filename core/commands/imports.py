@@ -9,7 +9,7 @@ from pathlib import Path
 import click
 import sqlite_utils
 from reachscope.store import open_db
-from rich.console import Console
+from rich.text import Text
 
 from ..importers import (
     ImportResult,
@@ -19,7 +19,7 @@ from ..importers import (
     write_counts_files,
     write_sample_files,
 )
-from ._common import user_errors
+from ._common import text_console, user_errors
 
 files_argument = click.argument(
     "files", nargs=-1, required=True, type=click.Path(dir_okay=False, path_type=Path)
@@ -61,14 +61,15 @@ def import_group() -> None:
 
 
 def _report(results: list[ImportResult]) -> None:
-    console = Console(stderr=True)
+    console = text_console(stderr=True)
     for r in results:
         for m in r.messages:
-            console.print(f"[yellow]{m}[/]")
+            console.print(Text(m, style="yellow"))
         if r.files_imported:
             console.print(
-                f"[green]{r.run_label}[/]: {r.files_imported} file(s), {r.problems} problems, "
-                f"{r.samples_added} samples added, {r.correct} correct"
+                Text.assemble((r.run_label, "green"),
+                              f": {r.files_imported} file(s), {r.problems} problems, "
+                              f"{r.samples_added} samples added, {r.correct} correct")
             )
 
 

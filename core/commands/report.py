@@ -16,11 +16,19 @@ from reachscope.store.counts import counted_problem_metadata
 from rich import box
 from rich.console import Console
 from rich.table import Table
+from rich.text import Text
 
 from ..analysis import Comparison, choose_runs, compare, display_ks
 from ..breakdown import Breakdown, breakdown_of, table_rows
 from ..metrics import HISTOGRAM_LABELS, log2_ks
-from ._common import db_or_demo, open_existing, optional_db_argument, split_refs, user_errors
+from ._common import (
+    db_or_demo,
+    open_existing,
+    optional_db_argument,
+    split_refs,
+    text_console,
+    user_errors,
+)
 from .report_evidence import (
     evidence_csv,
     evidence_json,
@@ -173,7 +181,7 @@ def print_table(cmp: Comparison, ks: list[int], console: Console) -> None:
                  else "crossover k: none (the curves do not cross on this k grid)")
         console.print(cross)
     for note in cmp.notes:
-        console.print(f"[yellow]note:[/] {note}")
+        console.print(Text.assemble(("note:", "yellow"), f" {note}"))
 
 
 def breakdown_for(db: Any, cmp: Comparison, field: str, ks: list[int]) -> Breakdown:
@@ -316,7 +324,7 @@ def report_command(db: Path | None, run_refs: tuple[str, ...], more_runs: tuple[
     cmp = compare(conn, runs, ks=ks, grader=grader, coverage_k=coverage_k, bootstrap=resamples,
                   seed=seed)
     if note:
-        Console(stderr=True).print(f"[yellow]{note}[/]")
+        text_console(stderr=True).print(Text(note, style="yellow"))
     if fmt == "json":
         out = to_json(cmp)
         if by_field:
@@ -359,7 +367,7 @@ def report_command(db: Path | None, run_refs: tuple[str, ...], more_runs: tuple[
                    evidence_of(conn, cmp, table_ks, resamples, seed) if evidence else None,
                    db_or_demo(db), [note] if note else [], out_path)
     else:
-        console = Console()
+        console = text_console()
         print_table(cmp, display_ks(cmp, ks), console)
         if evidence:
             table_ks = display_ks(cmp, ks)

@@ -14,12 +14,14 @@ from reachscope.store import Run
 from rich import box
 from rich.console import Console
 from rich.table import Table
+from rich.text import Text
 
 from ..analysis import Comparison
 from ..evidence import StatisticInterval
 from ..evidence_report import Evidence, PairEvidence, RunEvidence, evidence
 from ..report_rows import evidence_rows, is_missing
 from ..trajectory import Trajectory, trajectory
+from ._common import text_console
 
 
 def evidence_of(db: Any, cmp: Comparison, ks: list[int], resamples: int,
@@ -44,7 +46,7 @@ def show_trajectory(db: Any, runs: list[Run], order: list[str], grader: str | No
     elif fmt == "markdown":
         click.echo(trajectory_markdown(tr))
     else:
-        print_trajectory(tr, Console())
+        print_trajectory(tr, text_console())
 
 
 def _num(x: float | None) -> float | None:
@@ -273,7 +275,7 @@ def print_evidence(ev: Evidence, ks: list[int], console: Console) -> None:
         for line in transition_moves(p, rows=(0,), columns=(0,)):
             console.print(line, highlight=False)
     for note in ev.notes:
-        console.print(f"[yellow]note:[/] {note}")
+        console.print(Text.assemble(("note:", "yellow"), f" {note}"))
 
 
 def evidence_markdown(ev: Evidence, ks: list[int]) -> list[str]:

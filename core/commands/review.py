@@ -46,7 +46,7 @@ from ..review import (
     pick_samples,
     select_problems,
 )
-from ._common import db_argument, open_existing, user_errors
+from ._common import db_argument, open_existing, text_console, user_errors
 
 
 @click.command("review")
@@ -183,7 +183,7 @@ def _who(reviewer: str) -> str:
 
 def _status(conn: sqlite_utils.Database, queue: ReviewQueue, reviewer: str | None,
             consensus: str, unreviewed: str) -> None:
-    console = Console(emoji=False)
+    console = text_console(emoji=False)
     items = _all_items(conn, queue)
     by_sample = {i.sample_id: i for i in items}
     notes = queue_labels(conn, queue.id, REVIEW_LABELS)

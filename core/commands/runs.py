@@ -7,10 +7,9 @@ from pathlib import Path
 
 import click
 from reachscope.store.runs import run_state, run_summaries
-from rich.console import Console
 from rich.table import Table
 
-from ._common import db_argument, open_existing, user_errors
+from ._common import db_argument, open_existing, text_console, user_errors
 
 
 @click.command("runs")
@@ -54,7 +53,7 @@ def runs_command(db: Path, as_json: bool) -> None:
                          max_width=widths[i] if i == 2 else None, overflow="ellipsis")
     for r in rows:
         table.add_row(*r)
-    console = Console()
+    console = text_console()
     if not summaries:
         console.print(f"{db}: no runs yet")
         return

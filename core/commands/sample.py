@@ -31,7 +31,7 @@ from rich.progress import (
 from rich.table import Table
 from rich.text import Text
 
-from ._common import user_errors
+from ._common import text_console, user_errors
 
 DATASET_OPTIONS = ("problem_field", "answer_field", "id_field")
 
@@ -55,7 +55,7 @@ class RichReporter:
     def __init__(self, console: Console) -> None:
         self.console = console
         self.progress = Progress(
-            TextColumn("[bold]{task.description}"),
+            TextColumn("{task.description}", style="bold", markup=False),  # a run label
             BarColumn(),
             MofNCompleteColumn(),
             _Rate(),
@@ -86,7 +86,8 @@ class RichReporter:
         return next(i for i, t in enumerate(self.progress.tasks) if t.id == task)
 
     def error(self, label: str, message: str) -> None:
-        self.progress.console.print(f"[red]{label}[/]: {message}", markup=True, highlight=False)
+        self.progress.console.print(Text.assemble((label, "red"), f": {message}"),
+                                    highlight=False)
 
     def stop(self, label: str) -> None:
         self.progress.stop_task(self.tasks[label])
@@ -282,7 +283,7 @@ def sample_command(ctx: click.Context, run_file: Path | None, quiet: bool, **opt
                               click.core.ParameterSource.ENVIRONMENT):
                 values[key] = value
     config = build_config(values)
-    console = Console(stderr=True, quiet=quiet)
+    console = text_console(stderr=True, quiet=quiet)
     reporter = RichReporter(console)
     try:
         with reporter:
@@ -317,17 +318,18 @@ def _summary(console: Console, outcomes: list[Any]) -> None:
                       str(o.grade_failed), str(o.tokens), f"{o.tokens_per_s:.1f}",
                       str(len(o.errors)))
     if not console.quiet:
-        Console().print(table)
-    errors = Console(stderr=True)
+        text_console().print(table)
+    errors = text_console(stderr=True)
     for o in outcomes:
         for err in o.errors[:20]:
-            errors.print(f"[red]{o.label}[/]: {err}", highlight=False)
+            errors.print(Text.assemble((o.label, "red"), f": {err}"), highlight=False)
         if len(o.errors) > 20:
-            errors.print(f"[red]{o.label}[/]: ... {len(o.errors) - 20} more errors")
+            errors.print(Text.assemble((o.label, "red"),
+                                       f": ... {len(o.errors) - 20} more errors"))
         if o.grade_failed:
             first = o.grade_errors[0] if o.grade_errors else "unknown error"
-            errors.print(
-                f"[red]{o.label}[/]: {o.grade_failed} samples in {o.grade_failed_batches} "
-                f"grading batch(es) left ungraded ({first}); run `reachscope grade` to grade them",
+            errors.print(Text.assemble(
+                (o.label, "red"), f": {o.grade_failed} samples in {o.grade_failed_batches} "
+                f"grading batch(es) left ungraded ({first}); run `reachscope grade` to grade them"),
                 highlight=False, soft_wrap=True,
             )

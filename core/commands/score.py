@@ -12,7 +12,6 @@ import sqlite_utils
 from reachscope.store import Run
 from reachscope.store import scores as store_scores
 from reachscope.store.runs import get_run, list_runs
-from rich.console import Console
 from rich.markup import escape
 from rich.progress import (
     BarColumn,
@@ -28,7 +27,7 @@ from ..sampling import parse_model
 from ..scoring.base import ScoringError, make_scorer, scorer_names
 from ..scoring.prompts import run_prompt
 from ..scoring.run import count_to_score, score_run
-from ._common import db_argument, open_existing, user_errors
+from ._common import db_argument, open_existing, text_console, user_errors
 
 if TYPE_CHECKING:
     from ..likelihood import ScoredRun
@@ -106,7 +105,7 @@ def score_command(db: Path, more_runs: tuple[str, ...], scorer_specs: tuple[str,
 def _score(conn: sqlite_utils.Database, runs: list[Run], specs: tuple[str, ...], backend: str,
            template: str | None, batch_size: int, quiet: bool,
            options: dict[str, Any], first: int | None) -> None:
-    console = Console(stderr=True)
+    console = text_console(stderr=True)
     recipes = {run.id: run_prompt(run, template) for run in runs}  # fail before loading models
     if backend != "hf":
         if backend == "openai" and not options["base_url"]:
@@ -219,7 +218,7 @@ def _fmt(x: float | None, digits: int = 3) -> str:
 
 def render_report(data: dict[str, Any]) -> str:
     """The likelihood report as text tables."""
-    console = Console(width=110, record=True, file=io.StringIO())
+    console = text_console(width=110, record=True, file=io.StringIO())
     matrix = Table(title=escape("log PPL (scorer x generator): median [q1, q3]"))
     for col in ("scorer", "generator", "samples", "pooled", "per-problem medians",
                 "mean entropy"):

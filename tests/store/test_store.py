@@ -133,6 +133,22 @@ def test_get_run_resolution(db) -> None:
         get_run(db, "zzz")
 
 
+def test_get_run_with_a_slash_in_the_label_or_the_dataset(db) -> None:
+    get_or_create_run(db, RunSpec("rl[/]", "lab"))
+    get_or_create_run(db, RunSpec("ckpt/100", "org/math"))
+    assert get_run(db, "rl[/]").dataset == "lab"
+    assert get_run(db, "lab/rl[/]").label == "rl[/]"
+    assert get_run(db, "ckpt/100").dataset == "org/math"
+    assert get_run(db, "org/math/ckpt/100").label == "ckpt/100"
+    with pytest.raises(StoreError, match="no run 'lab/rl'"):
+        get_run(db, "lab/rl")
+    # Two runs whose dataset/label read the same: only their ids tell them apart.
+    other = get_or_create_run(db, RunSpec("100", "org/math/ckpt"))[0]
+    with pytest.raises(StoreError, match=rf"ambiguous.*\(id {other}\)"):
+        get_run(db, "org/math/ckpt/100")
+    assert get_run(db, str(other)).label == "100"
+
+
 def test_data_version_moves_on_foreign_commit(tmp_path: Path) -> None:
     from reachscope.store import data_version
 
