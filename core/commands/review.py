@@ -28,7 +28,6 @@ from reachscope.store.review import (
 )
 from reachscope.store.runs import get_run
 from rich.console import Console
-from rich.markup import escape
 from rich.table import Table
 
 from ..judge import FAILURE_LABELS
@@ -177,8 +176,8 @@ def _all_items(conn: sqlite_utils.Database, queue: ReviewQueue) -> list[ReviewIt
 
 
 def _who(reviewer: str) -> str:
-    # Names are text: "judge:m: ..." must not become an emoji, nor "[ann]" markup.
-    return escape(reviewer) if reviewer else "(anonymous)"
+    # Names are text: "judge:m: ..." must not become an emoji (the console has no markup).
+    return reviewer or "(anonymous)"
 
 
 def _status(conn: sqlite_utils.Database, queue: ReviewQueue, reviewer: str | None,

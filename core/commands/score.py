@@ -12,7 +12,6 @@ import sqlite_utils
 from reachscope.store import Run
 from reachscope.store import scores as store_scores
 from reachscope.store.runs import get_run, list_runs
-from rich.markup import escape
 from rich.progress import (
     BarColumn,
     MofNCompleteColumn,
@@ -219,16 +218,16 @@ def _fmt(x: float | None, digits: int = 3) -> str:
 def render_report(data: dict[str, Any]) -> str:
     """The likelihood report as text tables."""
     console = text_console(width=110, record=True, file=io.StringIO())
-    matrix = Table(title=escape("log PPL (scorer x generator): median [q1, q3]"))
+    matrix = Table(title="log PPL (scorer x generator): median [q1, q3]")
     for col in ("scorer", "generator", "samples", "pooled", "per-problem medians",
                 "mean entropy"):
         matrix.add_column(col)
     for c in data["matrix"]:
         p, q = c["pooled"], c["per_problem"]
         matrix.add_row(c["scorer"], c["run"], str(p["n"]),
-                       escape(f"{_fmt(p['median'])} [{_fmt(p['q1'])}, {_fmt(p['q3'])}]"),
-                       escape(f"{_fmt(q['median'])} [{_fmt(q['q1'])}, {_fmt(q['q3'])}] "
-                              f"({q['n']})"),
+                       f"{_fmt(p['median'])} [{_fmt(p['q1'])}, {_fmt(p['q3'])}]",
+                       (f"{_fmt(q['median'])} [{_fmt(q['q1'])}, {_fmt(q['q3'])}] "
+                        f"({q['n']})"),
                        _fmt(c["mean_entropy"]))
     console.print(matrix)
     if data["placements"]:

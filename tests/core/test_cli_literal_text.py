@@ -69,6 +69,7 @@ def test_review_status_prints_reviewer_names_as_they_are(tmp_path: Path) -> None
     db.close()
     out = run("review", str(path), "--status")
     assert "[i]ada " in out and "[i]ada vs " in out  # its row, and its agreement line
+    assert "\\[" not in out  # not escaped either: the console reads no markup
 
 
 def test_sample_progress_and_errors_print_labels_as_they_are() -> None:
